@@ -1,0 +1,140 @@
+"""The Python API: what a notebook user calls. The command line is a thin layer over it.
+
+    import gankit
+    run = gankit.train(gankit.build_config("wgan-gp-8gaussians", overrides=["train.steps=500"]))
+    run = gankit.load_run("runs/wgan-gp-8gaussians")
+    points = run.sample(1000, seed=0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from gankit.config import RunConfig, build_config, config_from_dict, resolve
+from gankit.data import Dataset, load_dataset
+from gankit.errors import CheckpointError
+from gankit.models import build_generator
+from gankit.sampling import generate, latent_noise
+from gankit.training.checkpoint import load_checkpoint, load_latest_checkpoint
+from gankit.training.run_dir import CHECKPOINTS, existing_run_dir, new_run_dir, write_config
+from gankit.training.trainer import Trainer, resolve_device
+
+
+def load_data(config: RunConfig) -> Dataset:
+    d = config.data
+    return load_dataset(
+        d.name, root=d.root, image_size=d.image_size, channels=d.channels, toy_size=d.toy_size, seed=config.train.seed
+    )
+
+
+@dataclass
+class Run:
+    """A trained (or partly trained) run: its folder, config, generator and data description."""
+
+    path: Path | None
+    config: RunConfig
+    generator: nn.Module  # the EMA generator where the run kept one
+    data: dict[str, Any]
+    step: int
+
+    @property
+    def kind(self) -> str:
+        return self.data["kind"]
+
+    def sample(self, n: int, seed: int | None = 0, labels: Tensor | None = None) -> Tensor:
+        """``n`` samples: images in [-1, 1] (N, C, H, W) or points (N, D)."""
+        device = next(self.generator.parameters()).device
+        noise = latent_noise(n, self.config.model.latent_dim, device, seed=seed)
+        return generate(self.generator, noise, None if labels is None else labels.to(device)).cpu()
+
+
+def _run_from_trainer(trainer: Trainer) -> Run:
+    from gankit.training.trainer import describe_data
+
+    return Run(trainer.run_dir, trainer.config, trainer.sampling_generator, describe_data(trainer.dataset), trainer.step)
+
+
+def train(
+    config: RunConfig | None = None,
+    out: str | Path = "runs",
+    name: str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Run:
+    """Train a new run in ``out/name`` (name defaults to the preset's) and return it."""
+    config = resolve(config if config is not None else build_config())
+    dataset = load_data(config)
+    log(f"data: {dataset.description}")
+    # Build everything before creating the folder, so that a bad setting
+    # leaves nothing behind that would block the corrected command.
+    trainer = Trainer(config, dataset, run_dir=None, progress=progress, log=log)
+    run_dir = new_run_dir(Path(out), name or config.preset or config.objective.name)
+    trainer.run_dir = run_dir
+    write_config(run_dir, config.to_dict())
+    log(f"run folder: {run_dir}  ({config.objective.name}, {config.model.arch}, device {trainer.device})")
+    trainer.fit(config.train.steps)
+    return _run_from_trainer(trainer)
+
+
+def resume(
+    run_dir: str | Path,
+    steps: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    device: str | None = None,
+) -> Run:
+    """Continue a run from its newest good checkpoint, to ``steps`` (default: its configured steps)."""
+    run_dir = existing_run_dir(Path(run_dir))
+    state = load_latest_checkpoint(run_dir / CHECKPOINTS, warn=log)
+    config = config_from_dict(state["config"])
+    if steps is not None:
+        config.train.steps = steps
+    if device is not None:
+        config.train.device = device
+    dataset = load_data(config)
+    log(f"data: {dataset.description}")
+    trainer = Trainer(config, dataset, run_dir=run_dir, progress=progress, log=log)
+    trainer.load_state_dict(state)
+    if trainer.step >= config.train.steps:
+        log(f"{run_dir} is already at step {trainer.step} of {config.train.steps}: pass --steps to train further")
+    else:
+        log(f"resuming {run_dir} at step {trainer.step} of {config.train.steps}")
+        write_config(run_dir, config.to_dict())
+        trainer.fit(config.train.steps)
+    return _run_from_trainer(trainer)
+
+
+def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Run:
+    """A run (folder) or a checkpoint (.pt) ready to sample from; no dataset needed."""
+    path = Path(path)
+    if path.is_dir():
+        state = load_latest_checkpoint(existing_run_dir(path) / CHECKPOINTS, warn=print)
+        run_path: Path | None = path
+    else:
+        state = load_checkpoint(path)
+        run_path = path.parent.parent if path.parent.name == CHECKPOINTS else None
+    config = config_from_dict(state["config"])
+    data = state["data"]
+    generator = build_generator(config.model, tuple(data["sample_shape"]), data["num_classes"])
+    weights = state["ema"] if use_ema and state.get("ema") is not None else state["generator"]
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as err:
+        raise CheckpointError(f"the checkpoint's generator does not match its config ({str(err)[:120]})") from None
+    generator.to(resolve_device(device)).eval()
+    return Run(run_path, config, generator, data, int(state["step"]))
+
+
+def sample(run: Run | str | Path, n: int, seed: int | None = 0, device: str = "cpu") -> Tensor:
+    """``n`` samples from a run, a run folder or a checkpoint."""
+    if not isinstance(run, Run):
+        run = load_run(run, device=device)
+    return run.sample(n, seed=seed)
+
+
+__all__ = ["Run", "build_config", "load_data", "load_run", "resume", "sample", "train"]

@@ -1,0 +1,166 @@
+"""The command line: parse, call the API, turn user errors into one line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from gankit import __version__
+from gankit.config import DEFAULT_PRESET, build_config, preset_names, read_preset
+from gankit.errors import ConfigError, GankitError
+
+EPILOG_TRAIN = """examples:
+  gankit train                                   # the main job: WGAN-GP on the embedded MNIST sample
+  gankit train --preset wgan-gp-8gaussians --steps 2000
+  gankit train --preset wgan-mnist train.batch_size=128 optim.critic.lr=1e-4
+  gankit train --config my.yaml --name my-run
+  gankit train --resume runs/wgan-gp-mnist --steps 6000
+"""
+
+
+def _add_train(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a GAN from a preset, a YAML config and key=value overrides",
+        description="Train a GAN. Settings are layered: defaults, --preset, --config files, then key=value "
+        f"overrides and the flags below. With neither --preset nor --config, the preset is {DEFAULT_PRESET}.",
+        epilog=EPILOG_TRAIN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.batch_size=128")
+    p.add_argument("--preset", help="a named recipe (see 'gankit presets')")
+    p.add_argument("--config", action="append", default=[], metavar="FILE", help="a YAML config; may be repeated")
+    p.add_argument("--out", default="runs", metavar="DIR", help="folder that holds run folders (default: runs)")
+    p.add_argument("--name", help="run folder name (default: the preset's name)")
+    p.add_argument("--steps", type=int, help="generator steps to train to")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    p.add_argument("--data", help="dataset: 8gaussians, 25gaussians, swissroll, mnist, digits, cifar10, celeba or a folder")
+    p.add_argument("--data-root", help="where torchvision datasets live (default: data)")
+    p.add_argument("--image-size", type=int, help="resize images to this many pixels square")
+    p.add_argument("--batch-size", type=int, help="global batch size")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        metavar="RUN",
+        help="continue a run exactly where its last checkpoint left it (default RUN: --out/--name)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to metrics.jsonl)")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _flag_overrides(args: argparse.Namespace) -> list[str]:
+    pairs = [
+        ("train.steps", args.steps),
+        ("train.seed", args.seed),
+        ("train.device", args.device),
+        ("data.name", args.data),
+        ("data.root", args.data_root),
+        ("data.image_size", args.image_size),
+        ("train.batch_size", args.batch_size),
+    ]
+    return [f"{key}={value}" for key, value in pairs if value is not None]
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import gankit.api as api
+
+    progress = not args.no_progress
+    if args.resume is not None:
+        changed = args.config or args.overrides or args.data or args.data_root or args.image_size
+        if changed or args.seed is not None or args.batch_size is not None:
+            raise ConfigError(
+                "--resume continues a run with its saved config: only --steps and --device may be given with it"
+            )
+        default_name = args.name or args.preset or DEFAULT_PRESET
+        run_dir = Path(args.resume) if args.resume else Path(args.out) / default_name
+        run = api.resume(run_dir, steps=args.steps, progress=progress, device=args.device)
+    else:
+        config = build_config(args.preset, args.config, args.overrides + _flag_overrides(args))
+        run = api.train(config, out=args.out, name=args.name, progress=progress)
+    print(f"done: {run.path} at step {run.step}; samples in {run.path}/samples, checkpoint in {run.path}/checkpoints")
+    return 0
+
+
+def _add_sample(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "sample",
+        help="draw samples from a run or checkpoint (no dataset needed)",
+        description="Draw samples. -o OUT.png writes a grid (a scatter plot for 2-D data), -o OUT.npz writes "
+        "'images' (uint8, N x C x H x W) or 'points' (float32, N x 2), any other -o is a folder of PNGs.",
+    )
+    p.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="a run folder or a .pt checkpoint")
+    p.add_argument("-n", "--num", type=int, default=64, help="how many samples (default 64)")
+    p.add_argument("-o", "--out", required=True, help="output: FILE.png, FILE.npz or a folder")
+    p.add_argument("--seed", type=int, default=0, help="latent noise seed (default 0)")
+    p.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator even if the run kept an EMA")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(handler=_cmd_sample)
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from gankit.api import load_run
+    from gankit.outputs import save_samples
+
+    if args.num < 1:
+        raise ConfigError(f"-n must be at least 1, got {args.num}")
+    run = load_run(args.run, device=args.device, use_ema=not args.no_ema)
+    samples = run.sample(args.num, seed=args.seed)
+    print(save_samples(samples, Path(args.out), run.kind, overwrite=args.overwrite))
+    return 0
+
+
+def _add_presets(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("presets", help="list the presets, or show one", description="List the presets.")
+    p.add_argument("name", nargs="?", help="print this preset's YAML")
+    p.set_defaults(handler=_cmd_presets)
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    if args.name:
+        import yaml
+
+        print(yaml.safe_dump(read_preset(args.name), sort_keys=False), end="")
+        return 0
+    names = preset_names()
+    width = max(len(n) for n in names)
+    for name in names:
+        print(f"{name:<{width}}  {read_preset(name).get('description', '')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gankit",
+        description="Train, evaluate and compare GANs; the Wasserstein family first-class.",
+    )
+    parser.add_argument("--version", action="version", version=f"gankit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_train(subparsers)
+    _add_sample(subparsers)
+    _add_presets(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except GankitError as err:
+        print(f"gankit: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,378 @@
+"""The typed run configuration: defaults, presets, files, overrides, validation.
+
+A run is described by one ``RunConfig``. It is built in layers, each a short
+diff over the one before: the typed defaults, a preset (``presets/*.yaml``),
+a user's YAML file, ``key=value`` overrides from the command line. Every key
+is checked against the dataclasses below, so a misspelt key is an error that
+names it, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from gankit.errors import ConfigError
+from gankit.models import ModelConfig
+from gankit.objectives import OBJECTIVES, ObjectiveParams, objective_class
+
+DEFAULT_PRESET = "wgan-gp-mnist"
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+CRITIC_SCHEDULES = ("constant", "wgan")
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist"  # a built-in dataset or a path to a folder of images
+    root: str = "data"  # where torchvision-format datasets live (--data-root)
+    image_size: int | None = None  # None: the dataset's native size (folders: 64)
+    channels: int | None = None  # None: 1 for MNIST/digits, 3 otherwise
+    toy_size: int = 100_000  # points drawn once for the toy 2-D sets
+
+
+@dataclass
+class OptimizerConfig:
+    # None means "the objective's recommendation" (e.g. RMSProp 5e-5 for WGAN).
+    name: str | None = None
+    lr: float | None = None
+    betas: list[float] | None = None
+    weight_decay: float = 0.0
+
+
+@dataclass
+class OptimConfig:
+    generator: OptimizerConfig = field(default_factory=OptimizerConfig)
+    critic: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+
+@dataclass
+class ObjectiveConfig:
+    name: str = "wgan-gp"
+    # Validated against the objective's own Params dataclass once the name is known.
+    params: ObjectiveParams = field(default_factory=lambda: objective_class("wgan-gp").Params())
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # generator steps
+    batch_size: int = 64
+    n_critic: int | None = None  # critic steps per generator step; None: the objective's
+    # "wgan": 100 critic steps for the first 25 generator steps and every 500th (Arjovsky et al.)
+    critic_schedule: str = "constant"
+    ema_decay: float = 0.0  # 0 turns the generator EMA off; 0.999 is typical
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    log_every: int = 50  # steps between host syncs for logging
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    sample_grid_size: int = 64
+    tensorboard: bool = True
+
+
+@dataclass
+class RunConfig:
+    preset: str | None = None
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (YAML/JSON/checkpoint safe), objective params flattened."""
+        out = dataclasses.asdict(self)
+        params = out["objective"].pop("params")
+        out["objective"].update(params)
+        return out
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_type_name(a) for a in inner) + " (or null)"
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """``value`` as type ``tp``, or a ConfigError naming ``key``."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{key}' must be {_type_name(tp)}, got {value!r}")
+        (item_type,) = typing.get_args(tp)
+        return [_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # e.g. data.name: 25 is unlikely but harmless
+    raise ConfigError(f"config key '{key}' must be {_type_name(tp)}, got {value!r}")
+
+
+def _unknown_key(key: str, known: list[str], prefix: str) -> ConfigError:
+    full = f"{prefix}.{key}" if prefix else key
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    where = f"section '{prefix}'" if prefix else "the top level"
+    return ConfigError(f"unknown config key '{full}': {hint}valid keys in {where}: {', '.join(known)}")
+
+
+def _merge_dataclass(instance: Any, updates: dict[str, Any], prefix: str) -> None:
+    """Apply a nested dict of updates to a dataclass instance, checking every key."""
+    if not isinstance(updates, dict):
+        raise ConfigError(f"config section '{prefix}' must be a mapping of keys to values, got {updates!r}")
+    hints = typing.get_type_hints(type(instance))
+    known = [f.name for f in dataclasses.fields(instance)]
+    for key, value in updates.items():
+        if key not in known:
+            raise _unknown_key(str(key), known, prefix)
+        full = f"{prefix}.{key}" if prefix else key
+        current = getattr(instance, key)
+        if dataclasses.is_dataclass(current):
+            _merge_dataclass(current, value, full)
+        else:
+            setattr(instance, key, _coerce(value, hints[key], full))
+
+
+def _merge_objective(objective: ObjectiveConfig, updates: dict[str, Any]) -> None:
+    """The objective section: its name picks the params dataclass the rest must fit."""
+    if not isinstance(updates, dict):
+        raise ConfigError(f"config section 'objective' must be a mapping, got {updates!r}")
+    updates = dict(updates)
+    if "name" in updates:
+        new_name = _coerce(updates.pop("name"), str, "objective.name")
+        params_type = objective_class(new_name).Params
+        if new_name != objective.name:
+            # A new objective starts from its own defaults (WGAN-div's k = 2,
+            # p = 6), keeping only what was explicitly set in a later layer.
+            objective.params = params_type()
+        objective.name = new_name
+    _merge_dataclass(objective.params, updates, "objective")
+
+
+def apply_updates(config: RunConfig, updates: dict[str, Any]) -> None:
+    """Merge a nested mapping (from a preset, a YAML file or overrides) into ``config``."""
+    if not isinstance(updates, dict):
+        raise ConfigError(f"a config must be a mapping of sections, got {type(updates).__name__}")
+    updates = dict(updates)
+    if "objective" in updates:
+        _merge_objective(config.objective, updates.pop("objective"))
+    _merge_dataclass(config, updates, "")
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def _preset_files() -> dict[str, Any]:
+    folder = resources.files("gankit") / "presets"
+    return {p.name[: -len(".yaml")]: p for p in folder.iterdir() if p.name.endswith(".yaml")}
+
+
+def preset_names() -> list[str]:
+    return sorted(_preset_files())
+
+
+def read_preset(name: str) -> dict[str, Any]:
+    files = _preset_files()
+    if name not in files:
+        close = difflib.get_close_matches(name, files, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(f"unknown preset '{name}'{hint}: run 'gankit presets' to list them")
+    return yaml.safe_load(files[name].read_text()) or {}
+
+
+def read_yaml_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file '{path}' does not exist: check the path given to --config") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read config file '{path}' ({err}): pass a readable YAML file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file '{path}' is not valid YAML{where}: fix its syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{path}' must hold a mapping of sections (data:, model:, ...)")
+    return data
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``train.batch_size=128`` -> ``{"train": {"batch_size": 128}}``."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like section.key=value, e.g. train.batch_size=128")
+    key, raw = text.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"override '{text}' has an empty key part: use section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    nested: dict[str, Any] = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        nested = {part: nested}
+    return nested
+
+
+def build_config(
+    preset: str | None = None,
+    files: list[str | Path] | None = None,
+    overrides: list[str] | None = None,
+    updates: dict[str, Any] | None = None,
+) -> RunConfig:
+    """Defaults <- preset <- files <- ``updates`` <- overrides, then validated.
+
+    A config file may name its own base with a top-level ``preset:`` key.
+    With no preset anywhere, the main job's preset is used.
+    """
+    layers = [read_yaml_file(f) for f in files or []]
+    if preset is None:
+        named = [layer.get("preset") for layer in layers if layer.get("preset")]
+        preset = named[-1] if named else (None if layers else DEFAULT_PRESET)
+    config = RunConfig()
+    if preset is not None:
+        base = read_preset(str(preset))
+        apply_updates(config, base)
+        config.preset = str(preset)
+    for layer in layers:
+        layer = {k: v for k, v in layer.items() if k != "preset"}
+        apply_updates(config, layer)
+    if updates:
+        apply_updates(config, updates)
+    for text in overrides or []:
+        apply_updates(config, parse_override(text))
+    validate(config)
+    return config
+
+
+def config_from_dict(data: dict[str, Any]) -> RunConfig:
+    """A RunConfig from ``RunConfig.to_dict()`` output (a saved config.yaml or checkpoint)."""
+    config = RunConfig()
+    apply_updates(config, data)
+    validate(config)
+    return config
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check(problems: list[str], condition: bool, message: str) -> None:
+    if not condition:
+        problems.append(message)
+
+
+def validate(config: RunConfig) -> None:
+    """Range checks that types alone cannot express; the first problem is raised."""
+    problems: list[str] = []
+    t = config.train
+    for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "sample_grid_size"):
+        value = getattr(t, name)
+        _check(problems, value >= 1, f"train.{name} must be >= 1, got {value}")
+    _check(problems, t.n_critic is None or t.n_critic >= 1, f"train.n_critic must be >= 1, got {t.n_critic}")
+    _check(problems, 0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay} (0 turns EMA off)")
+    _check(problems, t.critic_schedule in CRITIC_SCHEDULES,
+           f"train.critic_schedule must be one of {', '.join(CRITIC_SCHEDULES)}, got '{t.critic_schedule}'")
+    for role in ("generator", "critic"):
+        o: OptimizerConfig = getattr(config.optim, role)
+        key = f"optim.{role}"
+        _check(problems, o.name is None or o.name in OPTIMIZERS,
+               f"{key}.name must be one of {', '.join(OPTIMIZERS)}, got '{o.name}'")
+        _check(problems, o.lr is None or o.lr > 0, f"{key}.lr must be > 0, got {o.lr}: use a small positive learning rate such as 1e-4")
+        _check(problems, o.betas is None or (len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas)),
+               f"{key}.betas must be two numbers in [0, 1), got {o.betas}")
+        _check(problems, o.weight_decay >= 0, f"{key}.weight_decay must be >= 0, got {o.weight_decay}")
+    d = config.data
+    _check(problems, d.image_size is None or d.image_size >= 4, f"data.image_size must be >= 4, got {d.image_size}")
+    _check(problems, d.channels in (None, 1, 3), f"data.channels must be 1 or 3, got {d.channels}")
+    _check(problems, d.toy_size >= 1, f"data.toy_size must be >= 1, got {d.toy_size}")
+    _check(problems, config.model.latent_dim >= 1, f"model.latent_dim must be >= 1, got {config.model.latent_dim}")
+    problems += config.objective.params.validate("objective")
+    if problems:
+        raise ConfigError(problems[0])
+
+
+def resolved_optimizer(config: RunConfig, role: str) -> OptimizerConfig:
+    """The optimiser settings for ``role``, the objective's recommendation filling the gaps."""
+    rec = objective_class(config.objective.name).recommended
+    o: OptimizerConfig = getattr(config.optim, role)
+    return OptimizerConfig(
+        name=o.name or rec.optimizer,
+        lr=o.lr if o.lr is not None else rec.lr,
+        betas=list(o.betas) if o.betas is not None else list(rec.betas),
+        weight_decay=o.weight_decay,
+    )
+
+
+def resolve(config: RunConfig) -> RunConfig:
+    """A copy with every "use the recommendation" gap filled, as saved in config.yaml."""
+    out = dataclasses.replace(config)
+    out.optim = OptimConfig(
+        generator=resolved_optimizer(config, "generator"), critic=resolved_optimizer(config, "critic")
+    )
+    out.train = dataclasses.replace(config.train)
+    if out.train.n_critic is None:
+        out.train.n_critic = objective_class(config.objective.name).recommended.n_critic
+    return out
+
+
+__all__ = [
+    "OBJECTIVES",
+    "DataConfig",
+    "ObjectiveConfig",
+    "OptimConfig",
+    "OptimizerConfig",
+    "RunConfig",
+    "TrainConfig",
+    "apply_updates",
+    "build_config",
+    "config_from_dict",
+    "parse_override",
+    "preset_names",
+    "read_preset",
+    "resolve",
+    "validate",
+]

@@ -1,0 +1,36 @@
+"""GAN objectives, registered by name. Adding one is a file here and a line below."""
+
+from __future__ import annotations
+
+import difflib
+
+from gankit.errors import ConfigError
+from gankit.objectives.base import CriticBatch, Objective, ObjectiveParams, Recommendation
+from gankit.objectives.least_squares import LeastSquaresGAN
+from gankit.objectives.minimax import MinimaxGAN, NonSaturatingGAN
+from gankit.objectives.wasserstein import WGAN, WGANGP, WGANDiv
+
+OBJECTIVES: dict[str, type[Objective]] = {
+    cls.name: cls for cls in (MinimaxGAN, NonSaturatingGAN, LeastSquaresGAN, WGAN, WGANGP, WGANDiv)
+}
+
+
+def objective_class(name: str) -> type[Objective]:
+    """The registered objective called ``name``, or a ConfigError that lists them."""
+    if name in OBJECTIVES:
+        return OBJECTIVES[name]
+    close = difflib.get_close_matches(name, OBJECTIVES, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ConfigError(
+        f"unknown objective '{name}'{hint}: set objective.name to one of {', '.join(OBJECTIVES)}"
+    )
+
+
+__all__ = [
+    "OBJECTIVES",
+    "CriticBatch",
+    "Objective",
+    "ObjectiveParams",
+    "Recommendation",
+    "objective_class",
+]

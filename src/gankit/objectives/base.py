@@ -1,0 +1,168 @@
+"""The Objective interface: what a GAN variant is to the training loop.
+
+A variant is not a loop. It is a pair of losses the loop calls, an optional
+constraint applied after each critic step, optional state saved in
+checkpoints, and its recommended optimiser settings. The loop never asks
+which variant it runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from gankit.objectives.penalties import (
+    PENALTY_POINTS,
+    gradient_norm_penalty,
+    input_gradient_norms,
+    penalty_points,
+)
+
+Stats = dict[str, Tensor]
+
+
+@dataclass
+class ObjectiveParams:
+    """Parameters every objective accepts: an optional gradient-norm penalty.
+
+    The penalty is ``penalty_weight * E_{x~r}[|(||grad D(x)|| - penalty_target)|^penalty_power]``
+    with r(x) named by ``penalty_points``; a weight of 0 turns it off. It is
+    shared by all objectives so that, say, an LSGAN with a gradient penalty
+    needs no new code.
+    """
+
+    penalty_weight: float = 0.0
+    penalty_target: float = 1.0
+    penalty_power: float = 2.0
+    penalty_points: str = "real-fake"
+
+    def validate(self, prefix: str) -> list[str]:
+        """Problems with the values, each as '<key>: <what is wrong and the fix>'."""
+        problems = []
+        if self.penalty_weight < 0:
+            problems.append(f"{prefix}.penalty_weight must be >= 0, got {self.penalty_weight}")
+        if self.penalty_power < 1:
+            problems.append(f"{prefix}.penalty_power must be >= 1, got {self.penalty_power}")
+        if self.penalty_points not in PENALTY_POINTS:
+            choices = ", ".join(PENALTY_POINTS)
+            problems.append(f"{prefix}.penalty_points must be one of {choices}, got '{self.penalty_points}'")
+        return problems
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Optimiser settings and critic steps an objective's paper recommends."""
+
+    optimizer: str
+    lr: float
+    betas: tuple[float, float] = (0.5, 0.999)
+    n_critic: int = 1
+
+
+@dataclass
+class CriticBatch:
+    """What one critic step sees: a real batch and a generated batch."""
+
+    real: Tensor
+    fake: Tensor
+    real_labels: Tensor | None = None
+    fake_labels: Tensor | None = None
+
+
+class Objective:
+    """Base class. Subclasses set ``name``, ``Params``, ``recommended`` and the two link functions."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    Params: ClassVar[type[ObjectiveParams]] = ObjectiveParams
+    recommended: ClassVar[Recommendation]
+    #: True where the critic's mean score gap estimates the Wasserstein-1 distance.
+    estimates_wasserstein: ClassVar[bool] = False
+
+    def __init__(self, params: ObjectiveParams | None = None, fused_critic_forward: bool = True):
+        self.params = params if params is not None else self.Params()
+        # One critic forward over [real, fake, penalty points] is cheaper than
+        # three, but only correct when the critic scores each sample on its
+        # own; the trainer turns it off for critics with batch statistics.
+        self.fused_critic_forward = fused_critic_forward
+
+    # -- what subclasses define -------------------------------------------------
+    def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        """The critic's loss from its raw scores on real and generated samples."""
+        raise NotImplementedError
+
+    def generator_link(self, fake_scores: Tensor) -> Tensor:
+        """The generator's loss from the critic's raw scores on generated samples."""
+        raise NotImplementedError
+
+    def score_stats(self, real_scores: Tensor, fake_scores: Tensor) -> Stats:
+        """Extra statistics of the scores worth logging (detached)."""
+        return {}
+
+    # -- what the loop calls ----------------------------------------------------
+    @property
+    def uses_penalty(self) -> bool:
+        return self.params.penalty_weight > 0
+
+    def critic_loss(self, critic: nn.Module, batch: CriticBatch) -> tuple[Tensor, Stats]:
+        parts = [batch.real, batch.fake]
+        labels = [batch.real_labels, batch.fake_labels]
+        points = None
+        if self.uses_penalty:
+            points = penalty_points(self.params.penalty_points, batch.real, batch.fake)
+            points.requires_grad_(True)
+            parts.append(points)
+            labels.append(None)
+        scores = critic_scores(critic, parts, labels, fused=self.fused_critic_forward)
+        real_scores, fake_scores = scores[0], scores[1]
+        loss = self.critic_link(real_scores, fake_scores)
+        stats: Stats = {"critic_loss": loss.detach()}
+        if points is not None:
+            norms = input_gradient_norms(scores[2], points)
+            p = self.params
+            penalty = gradient_norm_penalty(norms, p.penalty_weight, p.penalty_target, p.penalty_power)
+            loss = loss + penalty
+            stats["critic_loss"] = loss.detach()
+            stats["penalty"] = penalty.detach()
+            stats["grad_norm"] = norms.detach().mean()
+        stats.update(self.score_stats(real_scores.detach(), fake_scores.detach()))
+        return loss, stats
+
+    def generator_loss(
+        self, critic: nn.Module, fake: Tensor, fake_labels: Tensor | None = None
+    ) -> tuple[Tensor, Stats]:
+        loss = self.generator_link(critic(fake, fake_labels))
+        return loss, {"generator_loss": loss.detach()}
+
+    def after_critic_step(self, critic: nn.Module) -> None:
+        """A constraint applied after each critic optimiser step (e.g. clipping)."""
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """Tensors the objective adapts during training (BEGAN's k_t...)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        if state:
+            raise ValueError(f"objective {self.name} keeps no state, got keys {sorted(state)}")
+
+
+def critic_scores(
+    critic: nn.Module, parts: list[Tensor], labels: list[Tensor | None], fused: bool
+) -> list[Tensor]:
+    """The critic's scores on each part, from one forward pass when ``fused``."""
+    if not fused or len(parts) == 1:
+        return [critic(x, y) for x, y in zip(parts, labels)]
+    if any(y is not None for y in labels) and not all(y is not None for y in labels):
+        # Mixed conditioning cannot share one forward pass.
+        return [critic(x, y) for x, y in zip(parts, labels)]
+    joined_labels = torch.cat(labels) if labels[0] is not None else None
+    scores = critic(torch.cat(parts), joined_labels)
+    return list(scores.split([x.shape[0] for x in parts]))
+
+
+def params_field_names(params_type: type[ObjectiveParams]) -> list[str]:
+    return [f.name for f in dataclasses.fields(params_type)]

@@ -1,0 +1,26 @@
+"""Least-squares GAN (Mao et al.): the critic regresses real to 1 and fake to 0.
+
+With the paper's 0-1 coding (a = 0, b = 1, c = 1), minimising these losses
+minimises a Pearson chi-squared divergence; the 1/2 factors are the paper's.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from gankit.objectives.base import Objective, Recommendation, Stats
+
+
+class LeastSquaresGAN(Objective):
+    name = "lsgan"
+    summary = "least-squares GAN: squared error to targets 1 (real) and 0 (fake)"
+    recommended = Recommendation(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), n_critic=1)
+
+    def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return 0.5 * (real_scores - 1).pow(2).mean() + 0.5 * fake_scores.pow(2).mean()
+
+    def generator_link(self, fake_scores: Tensor) -> Tensor:
+        return 0.5 * (fake_scores - 1).pow(2).mean()
+
+    def score_stats(self, real_scores: Tensor, fake_scores: Tensor) -> Stats:
+        return {"d_real": real_scores.mean(), "d_fake": fake_scores.mean()}

@@ -1,0 +1,91 @@
+"""Gradient penalties and the points they are evaluated at.
+
+One function, ``gradient_norm_penalty``, serves WGAN-GP and WGAN-div: both
+penalise ``k * E_{x~r}[|(||grad_x D(x)|| - n)|^p]``, with (n=1, p=2) for the
+gradient penalty of Gulrajani et al. and (n=0, p=6) for the Wasserstein
+divergence of Wu et al. They differ only in k, n, p and in r(x), the
+distribution the gradient is sampled at. The six r(x) of the WGAN-div paper
+are the entries of ``PENALTY_POINTS``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+
+def _interpolate(a: Tensor, b: Tensor) -> Tensor:
+    """A uniformly random point on the segment between a[i] and b[i], per sample."""
+    shape = (a.shape[0],) + (1,) * (a.dim() - 1)
+    alpha = torch.rand(shape, device=a.device, dtype=a.dtype)
+    return torch.lerp(b, a, alpha)
+
+
+def _shuffled(x: Tensor) -> Tensor:
+    return x[torch.randperm(x.shape[0], device=x.device)]
+
+
+def real_fake_interpolates(real: Tensor, fake: Tensor) -> Tensor:
+    """Random interpolates of real and fake pairs: WGAN-GP's r(x)."""
+    return _interpolate(real, fake)
+
+
+def within_set_interpolates(real: Tensor, fake: Tensor) -> Tensor:
+    """Interpolates of real with real and of fake with fake, both halves kept."""
+    return torch.cat([_interpolate(real, _shuffled(real)), _interpolate(fake, _shuffled(fake))])
+
+
+def mixed_pair_interpolates(real: Tensor, fake: Tensor) -> Tensor:
+    """Pool real and fake, then interpolate random pairs of the pool."""
+    pool = torch.cat([real, fake])
+    return _interpolate(_shuffled(pool)[: real.shape[0]], _shuffled(pool)[: real.shape[0]])
+
+
+def real_and_fake(real: Tensor, fake: Tensor) -> Tensor:
+    """The raw mix of real and fake samples (PyTorch-GAN's WGAN-div choice)."""
+    return torch.cat([real, fake])
+
+
+def real_only(real: Tensor, fake: Tensor) -> Tensor:
+    return real
+
+
+def fake_only(real: Tensor, fake: Tensor) -> Tensor:
+    return fake
+
+
+PenaltyPoints = Callable[[Tensor, Tensor], Tensor]
+
+PENALTY_POINTS: dict[str, PenaltyPoints] = {
+    "real-fake": real_fake_interpolates,
+    "within": within_set_interpolates,
+    "mixed-pairs": mixed_pair_interpolates,
+    "mixed": real_and_fake,
+    "real": real_only,
+    "fake": fake_only,
+}
+
+
+def penalty_points(strategy: str, real: Tensor, fake: Tensor) -> Tensor:
+    """Detached points drawn from r(x), ready to have their input gradient taken."""
+    return PENALTY_POINTS[strategy](real.detach(), fake.detach()).detach()
+
+
+def input_gradient_norms(scores: Tensor, points: Tensor) -> Tensor:
+    """||grad_x D(x)|| for each point, keeping the graph for the double backward.
+
+    ``points`` must require grad and ``scores`` must be the critic's output on
+    exactly these points. The tiny constant inside the square root keeps the
+    norm differentiable where the gradient is exactly zero (a sqrt at 0 has an
+    infinite derivative, which would turn the penalty's gradient into NaN).
+    """
+    (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
+    squared = grad.float().flatten(1).pow(2).sum(dim=1)
+    return (squared + 1e-12).sqrt()
+
+
+def gradient_norm_penalty(norms: Tensor, weight: float, target: float, power: float) -> Tensor:
+    """``weight * mean(|norm - target| ** power)``: WGAN-GP with (1, 2), WGAN-div with (0, 6)."""
+    return weight * (norms - target).abs().pow(power).mean()

@@ -1,0 +1,88 @@
+"""Static figures written into a run folder.
+
+Matplotlib runs with the Agg backend: no display is needed, and figures are
+closed after saving so that long runs do not accumulate them in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
+from torchvision.utils import make_grid  # noqa: E402
+
+from gankit.training.checkpoint import atomic_write  # noqa: E402
+
+
+def _save_figure(fig: Any, path: Path) -> None:
+    atomic_write(Path(path), lambda handle: fig.savefig(handle, format="png", dpi=fig.dpi))
+    plt.close(fig)
+
+
+def image_grid(images: Tensor, rows: int | None = None) -> Tensor:
+    """Images in [-1, 1] as one uint8 (C, H, W) grid, ``rows`` images per row."""
+    n = images.shape[0]
+    per_row = rows or max(1, int(round(n**0.5)))
+    grid = make_grid(images.detach().float().cpu(), nrow=per_row, padding=2, normalize=False, pad_value=1.0)
+    return ((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def save_image_grid(images: Tensor, path: Path, rows: int | None = None) -> None:
+    """A PNG of a grid of images in [-1, 1]; small images are upscaled to stay visible."""
+    from PIL import Image
+
+    grid = image_grid(images, rows)
+    array = grid.permute(1, 2, 0).numpy()
+    picture = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+    if picture.width < 256:
+        scale = max(1, 256 // picture.width)
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    atomic_write(Path(path), lambda handle: picture.save(handle, format="PNG"))
+
+
+def save_points_plot(points: Tensor, path: Path, real: Tensor | None = None, title: str = "") -> None:
+    """Generated 2-D points over real ones, on fixed axes so frames compare."""
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    if real is not None:
+        r = real.detach().float().cpu()
+        ax.scatter(r[:, 0], r[:, 1], s=2, c="tab:orange", alpha=0.3, label="real")
+    p = points.detach().float().cpu()
+    ax.scatter(p[:, 0], p[:, 1], s=2, c="tab:blue", alpha=0.6, label="generated")
+    ax.set_xlim(-2.5, 2.5)
+    ax.set_ylim(-2.5, 2.5)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", markerscale=4)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def save_curves(records: Sequence[dict[str, Any]], path: Path, title: str = "") -> bool:
+    """One panel per logged quantity against the generator step; False if nothing to plot."""
+    keys = sorted({k for r in records for k, v in r.items() if isinstance(v, (int, float)) and k not in ("step", "time")})
+    if not records or not keys:
+        return False
+    columns = 2 if len(keys) > 1 else 1
+    rows = (len(keys) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(6 * columns, 2.6 * rows), dpi=100, squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        xs = [r["step"] for r in records if isinstance(r.get(key), (int, float))]
+        ys = [r[key] for r in records if isinstance(r.get(key), (int, float))]
+        ax.plot(xs, ys, lw=1.2)
+        ax.set_title(key)
+        ax.set_xlabel("generator step")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _save_figure(fig, path)
+    return True

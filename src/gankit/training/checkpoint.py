@@ -1,0 +1,144 @@
+"""Checkpoints: written atomically, loaded without running a stranger's code.
+
+A checkpoint is a plain dict of tensors and Python primitives. It is loaded
+with ``torch.load(weights_only=True)``, whose unpickler refuses anything but
+tensors and basic containers, so a malicious file cannot execute code.
+
+Writes go to a temporary file in the same folder, are fsynced, then renamed
+over the target: a crash leaves either the old file or the new one, never a
+half-written checkpoint under the real name.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from gankit.errors import CheckpointError
+
+FORMAT = "gankit-checkpoint"
+VERSION = 1
+LAST = "last.pt"
+_STEP_FILE = re.compile(r"^step_(\d{8})\.pt$")
+
+
+def step_filename(step: int) -> str:
+    return f"step_{step:08d}.pt"
+
+
+def _fsync_directory(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some platforms cannot open folders; the rename still happened
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
+    """Call ``write(file_object)`` on a temporary file, then move it to ``path``.
+
+    If anything fails (a full disk, a kill), the previous ``path`` is untouched
+    and the temporary file is removed.
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(path.parent)
+
+
+def save_checkpoint(folder: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
+    """Write ``step_XXXXXXXX.pt`` and make ``last.pt`` name it; keep the newest ``keep``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "version": VERSION, **payload}
+    target = folder / step_filename(step)
+    atomic_write(target, lambda handle: torch.save(payload, handle))
+    # last.pt is a hard link to the newest step file: no second write of the
+    # data, and os.replace makes the switch atomic.
+    link_tmp = folder / f".{LAST}.link"
+    link_tmp.unlink(missing_ok=True)
+    try:
+        os.link(target, link_tmp)
+        os.replace(link_tmp, folder / LAST)
+    except OSError:  # file systems without hard links: write a copy instead
+        link_tmp.unlink(missing_ok=True)
+        atomic_write(folder / LAST, lambda handle: torch.save(payload, handle))
+    _fsync_directory(folder)
+    for old in step_checkpoints(folder)[:-keep]:
+        old.unlink(missing_ok=True)
+    return target
+
+
+def step_checkpoints(folder: Path) -> list[Path]:
+    """Periodic checkpoints in the folder, oldest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if _STEP_FILE.match(p.name))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint's payload, or a CheckpointError naming the file and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist: pass a run folder or a .pt file that gankit wrote")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
+        raise CheckpointError(
+            f"refused to load '{path}': it holds objects other than tensors and plain data ({first[:120]}); "
+            "only load checkpoints written by gankit"
+        ) from None
+    except Exception as err:  # noqa: BLE001 - torch raises many types for damaged files
+        raise CheckpointError(
+            f"checkpoint '{path}' is damaged or not a checkpoint ({type(err).__name__}): "
+            "resume from an earlier file in its checkpoints/ folder"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"'{path}' is not a gankit checkpoint: pass a file from a run's checkpoints/ folder")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(
+            f"checkpoint '{path}' has format version {payload.get('version')}, this gankit reads {VERSION}: "
+            "use the gankit release that wrote it"
+        )
+    return payload
+
+
+def load_latest_checkpoint(folder: Path, warn: Callable[[str], None]) -> dict[str, Any]:
+    """The newest readable checkpoint of a run; damaged ones are named and skipped."""
+    folder = Path(folder)
+    candidates = [folder / LAST] + list(reversed(step_checkpoints(folder)))
+    candidates = [p for p in candidates if p.is_file()]
+    if not candidates:
+        raise CheckpointError(f"no checkpoint found in '{folder}': the run never reached its first checkpoint")
+    problems = []
+    for path in candidates:
+        try:
+            payload = load_checkpoint(path)
+        except CheckpointError as err:
+            problems.append(str(err))
+            warn(f"warning: {err}; trying an older checkpoint")
+            continue
+        return payload
+    raise CheckpointError(f"every checkpoint in '{folder}' is unreadable; the first problem: {problems[0]}")

@@ -1,0 +1,342 @@
+"""The training loop. It knows no GAN variant by name.
+
+Each generator step is ``n`` critic steps (the objective's critic loss, an
+optimiser step, the objective's constraint) followed by one generator step
+(the objective's generator loss). Everything variant-specific lives in the
+Objective; everything about the run's lifetime (logging, samples,
+checkpoints, interruption) lives here.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import Tensor
+
+from gankit.config import RunConfig
+from gankit.data import Dataset
+from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
+from gankit.models import build_critic, build_generator, has_batch_statistics
+from gankit.objectives import CriticBatch, objective_class
+from gankit.report.plots import save_curves, save_image_grid, save_points_plot
+from gankit.sampling import generate, latent_noise
+from gankit.training.checkpoint import save_checkpoint
+from gankit.training.ema import GeneratorEMA
+from gankit.training.logging import MetricsLog, ProgressBar, TensorBoardLog, read_metrics
+from gankit.training.optimizers import build_optimizer
+from gankit.training.rng import capture_rng_state, restore_rng_state, seed_everything
+from gankit.training.run_dir import CHECKPOINTS, CURVES, SAMPLES
+from gankit.training.sampler import DeviceBatchSampler
+from gankit.training.schedule import SCHEDULES
+
+# 2-D runs are drawn as scatter plots, which need more points than an image grid.
+POINTS_PER_PLOT = 1024
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device '{name}' is not a device: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device '{name}' asks for CUDA, which this machine lacks: use --device cpu or auto")
+    return device
+
+
+def describe_data(dataset: Dataset) -> dict[str, Any]:
+    """What sampling needs to know about the data, without the data itself."""
+    return {
+        "name": dataset.name,
+        "kind": dataset.kind,
+        "sample_shape": list(dataset.sample_shape),
+        "num_classes": dataset.num_classes,
+        "description": dataset.description,
+    }
+
+
+class _StopRequest:
+    """Turns the first Ctrl-C (or SIGTERM) into a request to stop at the next step boundary.
+
+    Stopping mid-step would save a state that no uninterrupted run ever had
+    (some critic steps done, the generator step not), so resuming would not
+    reproduce the run. A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextmanager
+    def installed(self) -> Iterator["_StopRequest"]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.requested and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.requested = True
+
+        for sig in previous:
+            signal.signal(sig, handler)
+        try:
+            yield self
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+class Trainer:
+    """One run's models, optimisers and loop state; ``fit`` trains it to a step."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        dataset: Dataset,
+        run_dir: Path | None = None,
+        progress: bool = True,
+        log: Callable[[str], None] = print,
+    ):
+        self.config = config
+        train = config.train
+        self.device = resolve_device(train.device)
+        self.dataset = dataset.to(self.device)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.progress = progress
+        self.log = log
+
+        seed_everything(train.seed)
+        shape, classes = dataset.sample_shape, dataset.num_classes
+        self.generator = build_generator(config.model, shape, classes).to(self.device)
+        self.critic = build_critic(config.model, shape, classes).to(self.device)
+        critic_couples_batch = has_batch_statistics(self.critic)
+        self.objective = objective_class(config.objective.name)(
+            config.objective.params, fused_critic_forward=not critic_couples_batch
+        )
+        if self.objective.uses_penalty and critic_couples_batch:
+            raise ConfigError(
+                f"model.critic_norm '{config.model.critic_norm}' couples the samples of a batch, which makes "
+                f"the gradient penalty of {config.objective.name} wrong: set model.critic_norm to layer "
+                "(as in the WGAN-GP paper), instance or none"
+            )
+        self.generator_optimizer = build_optimizer(self.generator.parameters(), config.optim.generator)
+        self.critic_optimizer = build_optimizer(self.critic.parameters(), config.optim.critic)
+        self.critic_steps_for = SCHEDULES[train.critic_schedule](train.n_critic)
+        self.sampler = DeviceBatchSampler(len(dataset), train.batch_size, self.device, seed=train.seed + 1)
+        self.ema = GeneratorEMA(self.generator, train.ema_decay) if train.ema_decay > 0 else None
+
+        preview = POINTS_PER_PLOT if dataset.kind == "points" else train.sample_grid_size
+        self.fixed_noise = latent_noise(preview, config.model.latent_dim, self.device, seed=train.seed + 2)
+        self.fixed_labels = (
+            torch.arange(preview, device=self.device) % classes if classes else None
+        )
+        self.step = 0
+        self.elapsed = 0.0  # training seconds over all sessions of this run
+        self._pending: dict[str, list[Tensor]] = {}
+        self._last_labels: Tensor | None = None
+        self.interrupted = False
+        self._interval_start = (0, time.perf_counter())
+
+    # ------------------------------------------------------------------ one step
+    def _draw_real(self) -> tuple[Tensor, Tensor | None]:
+        return self.dataset.batch(self.sampler.next_indices())
+
+    def _noise(self, n: int) -> Tensor:
+        return torch.randn(n, self.config.model.latent_dim, device=self.device)
+
+    def critic_step(self) -> dict[str, Tensor]:
+        real, labels = self._draw_real()
+        with torch.no_grad():
+            fake = self.generator(self._noise(real.shape[0]), labels)
+        self._last_labels = labels
+        loss, stats = self.objective.critic_loss(self.critic, CriticBatch(real, fake, labels, labels))
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.critic_optimizer.step()
+        self.objective.after_critic_step(self.critic)
+        return stats
+
+    def generator_step(self) -> dict[str, Tensor]:
+        # Conditional generators get the class mix of the last real batch.
+        labels = self._last_labels
+        n = self.sampler.local_batch_size
+        # The critic's weights need no gradients here; skipping them saves a third of the backward.
+        self.critic.requires_grad_(False)
+        try:
+            fake = self.generator(self._noise(n), labels)
+            loss, stats = self.objective.generator_loss(self.critic, fake, labels)
+            self.generator_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.generator_optimizer.step()
+        finally:
+            self.critic.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update(self.generator)
+        return stats
+
+    def train_step(self) -> None:
+        """One generator step and the critic steps before it; statistics stay on the device."""
+        for _ in range(self.critic_steps_for(self.step)):
+            self._remember(self.critic_step())
+        self._remember(self.generator_step())
+        self.step += 1
+
+    def _remember(self, stats: dict[str, Tensor]) -> None:
+        for key, value in stats.items():
+            self._pending.setdefault(key, []).append(value)
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, total_steps: int) -> None:
+        """Train until generator step ``total_steps``, writing logs, samples and checkpoints."""
+        train = self.config.train
+        writing = self.run_dir is not None
+        metrics = MetricsLog(self.run_dir, resume_step=self.step) if writing else None
+        board = TensorBoardLog(self.run_dir, resume_step=self.step) if writing and train.tensorboard else None
+        bar = ProgressBar(total_steps, self.step, enabled=self.progress)
+        session_start = time.perf_counter()
+        elapsed_before = self.elapsed
+        self._interval_start = (self.step, session_start)
+        stop = _StopRequest()
+        try:
+            with stop.installed():
+                while self.step < total_steps and not stop.requested:
+                    self.train_step()
+                    bar.advance()
+                    self.elapsed = elapsed_before + time.perf_counter() - session_start
+                    last = self.step == total_steps
+                    checkpoint_due = writing and (self.step % train.checkpoint_every == 0 or last)
+                    if self.step % train.log_every == 0 or last or checkpoint_due:
+                        self._flush_stats(metrics, board, bar)
+                    if writing and (self.step % train.sample_every == 0 or last):
+                        self.save_samples(self.run_dir / SAMPLES / f"step_{self.step:08d}.png")
+                    if checkpoint_due:
+                        self.save_checkpoint()
+                if stop.requested and writing:
+                    self._flush_stats(metrics, board, bar)
+                    path = self.save_checkpoint()
+                    bar.write(f"interrupted: saved {path}; continue with: gankit train --resume {self.run_dir}")
+            if writing:
+                self.save_final_artifacts()
+        finally:
+            bar.close()
+            if metrics is not None:
+                metrics.close()
+            if board is not None:
+                board.close()
+        self.interrupted = stop.requested
+
+    def _flush_stats(self, metrics: MetricsLog | None, board: TensorBoardLog | None, bar: ProgressBar) -> None:
+        """Average the pending statistics with one host sync; stop if any is not finite."""
+        if not self._pending:
+            return
+        keys = list(self._pending)
+        means = torch.stack([torch.stack(self._pending[k]).float().mean() for k in keys]).tolist()
+        self._pending = {}
+        values = dict(zip(keys, means))
+        for key, value in values.items():
+            if not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"{key} became {value} by generator step {self.step}: likely causes are a learning rate "
+                    "too high, clipping or the penalty turned off, or batch norm in the critic under a penalty; "
+                    "the last good checkpoint is kept"
+                )
+        start_step, start_time = self._interval_start
+        now = time.perf_counter()
+        steps_per_s = (self.step - start_step) / max(now - start_time, 1e-9)
+        self._interval_start = (self.step, now)
+        record = {"step": self.step, "time": round(self.elapsed, 3), **values, "steps_per_s": steps_per_s}
+        if metrics is not None:
+            metrics.write(record)
+        if board is not None:
+            board.write(self.step, {k: v for k, v in record.items() if k not in ("step", "time")})
+        headline = ("wasserstein",) if "wasserstein" in values else ("critic_loss", "generator_loss")
+        bar.show({k: values[k] for k in headline if k in values})
+
+    # ------------------------------------------------------------------ artefacts
+    @property
+    def sampling_generator(self) -> torch.nn.Module:
+        return self.ema.model if self.ema is not None else self.generator
+
+    def save_samples(self, path: Path) -> None:
+        samples = generate(self.sampling_generator, self.fixed_noise, self.fixed_labels)
+        if self.dataset.kind == "points":
+            real, _ = self.dataset.batch(torch.arange(min(len(self.dataset), POINTS_PER_PLOT), device=self.device))
+            save_points_plot(samples, path, real=real, title=f"step {self.step}")
+        else:
+            save_image_grid(samples, path)
+
+    def save_final_artifacts(self) -> None:
+        self.save_samples(self.run_dir / SAMPLES / "final.png")
+        title = f"{self.config.preset or self.config.objective.name} on {self.dataset.name}"
+        save_curves(read_metrics(self.run_dir / "metrics.jsonl"), self.run_dir / CURVES, title=title)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _check_parameters_finite(self) -> None:
+        for role, model in (("generator", self.generator), ("critic", self.critic)):
+            for name, param in model.named_parameters():
+                if not torch.isfinite(param).all():
+                    raise TrainingDiverged(
+                        f"parameter {role}.{name} is not finite at generator step {self.step}: lower the learning "
+                        "rate or check the penalty and clipping settings; the last good checkpoint is kept"
+                    )
+
+    def save_checkpoint(self) -> Path:
+        self._check_parameters_finite()
+        return save_checkpoint(
+            self.run_dir / CHECKPOINTS, self.step, self.state_dict(), keep=self.config.train.keep_checkpoints
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "data": describe_data(self.dataset),
+            "generator": self.generator.state_dict(),
+            "critic": self.critic.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "generator_optimizer": self.generator_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "objective": self.objective.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "rng": capture_rng_state(),
+            "fixed_noise": self.fixed_noise.cpu(),
+            "fixed_labels": None if self.fixed_labels is None else self.fixed_labels.cpu(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a checkpoint made by a trainer of the same config."""
+        try:
+            self.generator.load_state_dict(state["generator"])
+            self.critic.load_state_dict(state["critic"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state["ema"] if state["ema"] is not None else state["generator"])
+            self.generator_optimizer.load_state_dict(state["generator_optimizer"])
+            self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+            self.objective.load_state_dict(state["objective"])
+            self.sampler.load_state_dict(state["sampler"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+            raise CheckpointError(
+                f"the checkpoint does not fit this run's models, objective or data ({first}): "
+                "resume with the config the checkpoint was written with"
+            ) from None
+        self.step = int(state["step"])
+        self.elapsed = float(state["elapsed"])
+        self.fixed_noise = state["fixed_noise"].to(self.device)
+        labels = state["fixed_labels"]
+        self.fixed_labels = None if labels is None else labels.to(self.device)
+        restore_rng_state(state["rng"])
