@@ -329,7 +329,7 @@ def validate(config: RunConfig) -> None:
     _check(problems, d.image_size is None or d.image_size >= 4, f"data.image_size must be >= 4, got {d.image_size}")
     _check(problems, d.channels in (None, 1, 3), f"data.channels must be 1 or 3, got {d.channels}")
     _check(problems, d.toy_size >= 1, f"data.toy_size must be >= 1, got {d.toy_size}")
-    _check(problems, config.model.latent_dim >= 1, f"model.latent_dim must be >= 1, got {config.model.latent_dim}")
+    problems += config.model.validate()
     problems += config.objective.params.validate("objective")
     if problems:
         raise ConfigError(problems[0])

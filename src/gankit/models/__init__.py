@@ -1,0 +1,24 @@
+"""Generators and critics: the ``model:`` section of a config and the builders that read it.
+
+Generators map ``z [B, latent_dim]`` (and optional labels) to samples
+``[B, *sample_shape]``: images through tanh into [-1, 1], points linear.
+Critics map samples to raw scores ``[B]``. Architectures: ``mlp`` (any
+shape) and ``dcgan`` (square 28, 32 or 64 pixel images).
+"""
+
+from gankit.models.base import Critic, Generator
+from gankit.models.builders import build_critic, build_generator
+from gankit.models.config import ACTIVATIONS, ARCHITECTURES, NORMALIZATIONS, ModelConfig
+from gankit.models.inspection import has_batch_statistics
+
+__all__ = [
+    "ACTIVATIONS",
+    "ARCHITECTURES",
+    "NORMALIZATIONS",
+    "Critic",
+    "Generator",
+    "ModelConfig",
+    "build_critic",
+    "build_generator",
+    "has_batch_statistics",
+]

@@ -1,0 +1,93 @@
+"""The ``model:`` section of a run's config, and the checks on its values.
+
+The config system checks types and unknown keys; the checks here are the ones
+only the models know about (which names exist, which widths make sense). Each
+problem is one line that names the key, what is wrong and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from gankit.errors import ConfigError
+
+ARCHITECTURES = ("mlp", "dcgan")
+NORMALIZATIONS = ("batch", "layer", "instance", "none")
+ACTIVATIONS = ("relu", "leaky_relu")
+# Generators only ever use batch norm or nothing: layer and instance norm are
+# critic choices that keep the samples of a batch independent (gradient
+# penalties need that); a generator has no such constraint and no tradition of them.
+GENERATOR_NORMALIZATIONS = ("batch", "none")
+
+
+@dataclass
+class ModelConfig:
+    """The ``model:`` section: architecture, latent size and the layers' widths and norms."""
+
+    arch: str = "dcgan"  # "mlp" | "dcgan"
+    latent_dim: int = 128
+    # mlp: hidden layer widths, input side first
+    generator_widths: list[int] = field(default_factory=lambda: [512, 512, 512])
+    critic_widths: list[int] = field(default_factory=lambda: [512, 512, 512])
+    activation: str = "relu"  # mlp hidden activation: "relu" | "leaky_relu"
+    critic_activation: str | None = None  # None: the critic uses `activation` too
+    leaky_slope: float = 0.2  # negative slope of every LeakyReLU (mlp and the dcgan critic)
+    # "batch" | "none"; mlp: never on the first block (PyTorch-GAN), dcgan: on every hidden block (DCGAN)
+    generator_norm: str = "none"
+    critic_norm: str = "none"  # "batch" | "layer" | "instance" (dcgan only) | "none"; never on the first block
+    # PyTorch-GAN's classic MNIST MLP passes 0.8 as BatchNorm1d's eps (a
+    # positional-argument slip); configurable so its preset can reproduce it.
+    batchnorm_eps: float = 1e-5
+    # dcgan: channels of the first critic conv and of the last hidden generator conv (2x that at 28
+    # pixels); doubles per resolution level
+    base_channels: int = 64
+
+    def validate(self) -> list[str]:
+        """Problems with the values, each one line naming its ``model.`` key and the fix."""
+        problems = [
+            *_name_problems("model.arch", self.arch, ARCHITECTURES),
+            *_name_problems("model.activation", self.activation, ACTIVATIONS),
+            *_name_problems("model.generator_norm", self.generator_norm, GENERATOR_NORMALIZATIONS),
+            *_name_problems("model.critic_norm", self.critic_norm, NORMALIZATIONS),
+        ]
+        if self.critic_activation is not None:
+            problems += _name_problems("model.critic_activation", self.critic_activation, ACTIVATIONS)
+        if self.latent_dim < 1:
+            problems.append(f"model.latent_dim must be >= 1, got {self.latent_dim}: use a positive size such as 128")
+        problems += _width_problems("model.generator_widths", self.generator_widths)
+        problems += _width_problems("model.critic_widths", self.critic_widths)
+        if not 0.0 <= self.leaky_slope < 1.0:
+            problems.append(f"model.leaky_slope must be in [0, 1), got {self.leaky_slope}: 0.2 is the usual value")
+        if not self.batchnorm_eps > 0.0:
+            problems.append(f"model.batchnorm_eps must be > 0, got {self.batchnorm_eps}: 1e-5 is PyTorch's default")
+        if self.base_channels < 1:
+            problems.append(f"model.base_channels must be >= 1, got {self.base_channels}: 64 is DCGAN's width")
+        return problems
+
+    def check(self) -> None:
+        """Raise the first problem ``validate`` finds as a ConfigError."""
+        problems = self.validate()
+        if problems:
+            raise ConfigError(problems[0])
+
+    @property
+    def effective_critic_activation(self) -> str:
+        return self.critic_activation if self.critic_activation is not None else self.activation
+
+
+def _name_problems(key: str, value: str, choices: tuple[str, ...]) -> list[str]:
+    if value in choices:
+        return []
+    close = difflib.get_close_matches(str(value), choices, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return [f"{key} '{value}' is not known{hint}: set it to one of {', '.join(choices)}"]
+
+
+def _width_problems(key: str, widths: list[int]) -> list[str]:
+    if len(widths) == 0:
+        return [f"{key} is empty: give at least one hidden layer width, e.g. [512, 512, 512]"]
+    bad = [w for w in widths if w < 1]
+    if bad:
+        return [f"{key} must hold positive widths, got {list(widths)}: remove or raise {bad[0]}"]
+    return []

@@ -1,0 +1,137 @@
+"""The config system: layers, type coercion, validation messages, presets."""
+
+import pytest
+
+from gankit.config import (
+    DEFAULT_PRESET,
+    build_config,
+    config_from_dict,
+    parse_override,
+    preset_names,
+    read_preset,
+    resolve,
+)
+from gankit.errors import ConfigError
+from gankit.objectives import OBJECTIVES
+
+
+def test_bare_config_is_the_main_job_preset():
+    config = build_config()
+    assert config.preset == DEFAULT_PRESET == "wgan-gp-mnist"
+    assert config.objective.name == "wgan-gp"
+    assert config.data.name == "mnist"
+
+
+def test_overrides_are_typed_and_nested():
+    config = build_config("wgan-gp-8gaussians", overrides=["train.batch_size=32", "optim.critic.lr=1e-3", "model.critic_widths=[64,64]"])
+    assert config.train.batch_size == 32
+    assert config.optim.critic.lr == pytest.approx(1e-3)  # YAML 1.1 reads 1e-3 as text; we coerce it
+    assert config.model.critic_widths == [64, 64]
+    assert parse_override("a.b.c=3") == {"a": {"b": {"c": 3}}}
+
+
+def test_files_layer_over_preset_and_overrides_win(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("preset: wgan-gp-25gaussians\ntrain: {steps: 77, batch_size: 16}\n")
+    config = build_config(files=[path], overrides=["train.batch_size=8"])
+    assert config.preset == "wgan-gp-25gaussians"
+    assert config.data.name == "25gaussians"
+    assert (config.train.steps, config.train.batch_size) == (77, 8)
+
+
+def test_changing_the_objective_takes_its_own_defaults():
+    config = build_config("wgan-gp-8gaussians", overrides=["objective.name=wgan-div"])
+    params = config.objective.params
+    assert (params.penalty_weight, params.penalty_target, params.penalty_power) == (2, 0, 6)
+    config = build_config("wgan-gp-8gaussians", overrides=["objective.name=wgan", "objective.clip_value=0.05"])
+    assert config.objective.params.clip_value == 0.05
+
+
+def test_resolve_fills_the_objectives_recommendations():
+    config = resolve(build_config("wgan-8gaussians"))
+    assert (config.optim.critic.name, config.optim.critic.lr) == ("rmsprop", 5e-5)
+    assert config.train.n_critic == 5
+    gp = resolve(build_config("wgan-gp-mnist"))
+    assert gp.optim.generator.betas == [0.0, 0.9]
+
+
+def test_config_round_trips_through_a_plain_dict():
+    config = resolve(build_config("wgan-div-8gaussians", overrides=["train.steps=5"]))
+    again = config_from_dict(config.to_dict())
+    assert again.to_dict() == config.to_dict()
+
+
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("train.batchsize=3", ["unknown config key 'train.batchsize'", "did you mean 'batch_size'"]),
+        ("trian.steps=3", ["unknown config key 'trian'", "did you mean 'train'"]),
+        ("objective.lambda=3", ["unknown config key 'objective.lambda'"]),
+        ("train.batch_size=abc", ["'train.batch_size' must be an integer", "'abc'"]),
+        ("train.batch_size=0", ["train.batch_size must be >= 1"]),
+        ("optim.critic.lr=-0.1", ["optim.critic.lr must be > 0"]),
+        ("objective.name=wgangp", ["unknown objective 'wgangp'", "did you mean 'wgan-gp'"]),
+        ("objective.penalty_points=everywhere", ["objective.penalty_points must be one of"]),
+        ("train.ema_decay=1.5", ["train.ema_decay must be in [0, 1)"]),
+        ("train.critic_schedule=fast", ["train.critic_schedule must be one of"]),
+        ("optim.generator.name=adagrad", ["optim.generator.name must be one of"]),
+        ("train.tensorboard=maybe", ["'train.tensorboard' must be true or false"]),
+        ("model.critic_widths=5", ["'model.critic_widths' must be a list"]),
+        ("train.steps", ["must look like section.key=value"]),
+    ],
+)
+def test_bad_config_values_name_the_key_in_one_line(override, words):
+    with pytest.raises(ConfigError) as info:
+        build_config("wgan-gp-8gaussians", overrides=[override])
+    message = str(info.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+
+
+def test_unknown_preset_suggests_the_nearest():
+    with pytest.raises(ConfigError, match="did you mean 'wgan-gp-mnist'"):
+        build_config("wgan-gp-minst")
+
+
+def test_bad_config_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_config(files=[tmp_path / "missing.yaml"])
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("train: {steps: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        build_config(files=[broken])
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        build_config(files=[listing])
+
+
+def test_presets_cover_every_objective_on_mnist_and_8gaussians():
+    names = preset_names()
+    for objective in OBJECTIVES:
+        assert f"{objective}-mnist" in names
+        assert f"{objective}-8gaussians" in names
+    assert {"wgan-gp-25gaussians", "wgan-gp-mnist-mlp"} <= set(names)
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_builds_names_itself_and_has_a_description(name):
+    config = build_config(name)
+    assert config.preset == name
+    assert read_preset(name)["description"]
+    objective, _, rest = name.partition("-")
+    assert name.startswith(config.objective.name + "-")
+    assert config.data.name in name
+
+
+def test_classic_mlp_preset_matches_pytorch_gan_settings():
+    config = resolve(build_config("wgan-gp-mnist-mlp"))
+    assert config.model.arch == "mlp" and config.model.latent_dim == 100
+    assert config.model.generator_widths == [128, 256, 512, 1024]
+    assert config.model.critic_widths == [512, 256]
+    assert config.train.batch_size == 64 and config.train.n_critic == 5
+    assert config.objective.params.penalty_weight == 10
+    for role in ("generator", "critic"):
+        o = getattr(config.optim, role)
+        assert (o.name, o.lr, o.betas) == ("adam", 2e-4, [0.5, 0.999])
