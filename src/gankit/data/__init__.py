@@ -1,0 +1,82 @@
+"""Datasets for training: 2-D toy sets, digits, CIFAR-10, CelebA, or any folder of images.
+
+``load_dataset`` returns a ``Dataset`` held entirely in memory (images as
+uint8), so the trainer can move it to the device once and draw batches there.
+Nothing is ever downloaded: absent data is a ``DataError`` saying where to put it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from typing import Callable
+
+from gankit.data.dataset import Dataset, to_uint8_images
+from gankit.data.folder import load_folder
+from gankit.data.mnist import load_digits, load_mnist
+from gankit.data.toy import MIXTURE_NAMES, TOY_NAMES, load_toy, toy_mixture
+from gankit.data.torchvision_sets import load_cifar10, load_celeba
+from gankit.errors import DataError
+
+__all__ = [
+    "DATASET_NAMES",
+    "MIXTURE_NAMES",
+    "Dataset",
+    "load_dataset",
+    "to_uint8_images",
+    "toy_mixture",
+]
+
+# name -> loader(root, image_size, channels); the toy sets are handled apart
+# because they take a size and a seed instead.
+_IMAGE_LOADERS: dict[str, Callable[[str, int | None, int | None], Dataset]] = {
+    "mnist": load_mnist,
+    "mnist-sample": lambda root, size, channels: load_mnist(root, size, channels, force_sample=True),
+    "digits": lambda root, size, channels: load_digits(size, channels),
+    "cifar10": load_cifar10,
+    "celeba": load_celeba,
+}
+
+DATASET_NAMES: tuple[str, ...] = TOY_NAMES + tuple(_IMAGE_LOADERS)
+
+
+def _looks_like_path(name: str) -> bool:
+    return os.path.isdir(name) or "/" in name or os.sep in name
+
+
+def _unknown_name(name: str) -> DataError:
+    close = difflib.get_close_matches(name.lower(), DATASET_NAMES, n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return DataError(
+        f"unknown dataset '{name}'{hint}: use one of {', '.join(DATASET_NAMES)},"
+        f" or a path to a folder of images (e.g. ./my_images/)"
+    )
+
+
+def load_dataset(
+    name: str,
+    root: str = "data",
+    image_size: int | None = None,
+    channels: int | None = None,
+    toy_size: int = 100_000,
+    seed: int = 0,
+) -> Dataset:
+    """Load a built-in dataset by name, or every image under a folder path.
+
+    Built-in names win over a folder of the same name; write ``./mnist`` to
+    mean the folder. ``root`` is where torchvision-layout data lives;
+    ``image_size`` and ``channels`` default to each dataset's native values
+    (folders: 64 and 3); ``toy_size`` and ``seed`` apply to the 2-D sets.
+    """
+    if image_size is not None and image_size < 1:
+        raise DataError(f"image size must be a positive number of pixels, got {image_size}: fix data.image_size")
+    if channels not in (None, 1, 3):
+        raise DataError(f"channels must be 1 (grey) or 3 (RGB), got {channels}: fix data.channels")
+    builtin = name.strip().lower()
+    if builtin in TOY_NAMES:
+        return load_toy(builtin, toy_size, seed)
+    if builtin in _IMAGE_LOADERS:
+        return _IMAGE_LOADERS[builtin](root, image_size, channels)
+    if _looks_like_path(name):
+        return load_folder(name, image_size=image_size, channels=channels)
+    raise _unknown_name(name)

@@ -1,0 +1,70 @@
+"""The in-memory dataset every loader returns, and the inverse of its image scaling."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+KINDS = ("points", "images")
+
+
+@dataclass
+class Dataset:
+    """A whole dataset held as one tensor, ready to be moved to the training device.
+
+    Images are kept as uint8 (N, C, H, W) rather than float: a large image set
+    then takes a quarter of the device memory, and ``batch`` converts only the
+    rows it is asked for.
+    """
+
+    name: str  # canonical short name: "8gaussians", "mnist", "mnist-sample", "folder", ...
+    description: str  # one line for the training log
+    kind: str  # "points" or "images"
+    data: Tensor  # points: float32 (N, D); images: uint8 (N, C, H, W)
+    labels: Tensor | None = None  # int64 (N,) where the dataset has labels
+    num_classes: int | None = None
+
+    def __post_init__(self) -> None:
+        # These are programming errors in a loader, not user mistakes.
+        if self.kind not in KINDS:
+            raise ValueError(f"Dataset.kind must be one of {KINDS}, got {self.kind!r}")
+        expected = (torch.float32, 2) if self.kind == "points" else (torch.uint8, 4)
+        if (self.data.dtype, self.data.dim()) != expected:
+            raise ValueError(
+                f"{self.kind} data must be {expected[0]} with {expected[1]} dims, "
+                f"got {self.data.dtype} with shape {tuple(self.data.shape)}"
+            )
+        if self.labels is not None and self.labels.shape != (len(self.data),):
+            raise ValueError(f"labels must have shape ({len(self.data)},), got {tuple(self.labels.shape)}")
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample: (D,) for points, (C, H, W) for images."""
+        return tuple(self.data.shape[1:])
+
+    def to(self, device: torch.device | str) -> Dataset:
+        """A copy whose data and labels live on ``device``."""
+        labels = None if self.labels is None else self.labels.to(device)
+        return dataclasses.replace(self, data=self.data.to(device), labels=labels)
+
+    def batch(self, indices: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Rows ``indices`` as training inputs: float32 points, or images scaled to [-1, 1]."""
+        rows = self.data[indices]
+        if self.kind == "images":
+            rows = rows.float() / 127.5 - 1.0
+        labels = None if self.labels is None else self.labels[indices]
+        return rows, labels
+
+
+def to_uint8_images(x: Tensor) -> Tensor:
+    """Images in [-1, 1] back to uint8 in [0, 255]: the inverse of ``Dataset.batch``'s scaling.
+
+    Values outside [-1, 1] (a generator's output need not stay inside) are clamped.
+    """
+    return ((x.detach().float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
