@@ -143,3 +143,38 @@ def test_console_script_exits_2_without_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+
+
+def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tmp_path):
+    import signal
+    import time
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    command = [sys.executable, "-m", "gankit", "train", "--preset", "wgan-gp-8gaussians", "--out", str(tmp_path),
+               "--name", "toy", "--steps", "100000", "--no-progress", *TINY_TOY, "train.log_every=1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    metrics = tmp_path / "toy/metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 3):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted: saved" in out + err
+    import torch
+
+    state = torch.load(tmp_path / "toy/checkpoints/last.pt", weights_only=True)
+    assert 3 <= state["step"] < 100000
+    assert main(["train", "--resume", str(tmp_path / "toy"), "--steps", str(state["step"] + 2), "--no-progress"]) == 0
+    assert torch.load(tmp_path / "toy/checkpoints/last.pt", weights_only=True)["step"] == state["step"] + 2
+
+
+def test_overrides_may_sit_anywhere_among_the_options(tmp_path):
+    code = run_cli("train", "train.steps=2", "--preset", "wgan-gp-8gaussians", *TINY_TOY[:3], "--out", tmp_path,
+                   "--no-progress", *TINY_TOY[3:], "--name", "mixed")
+    assert code == 0
+    import yaml
+
+    config = yaml.safe_load((tmp_path / "mixed/config.yaml").read_text())
+    assert config["train"]["steps"] == 2 and config["train"]["batch_size"] == 32

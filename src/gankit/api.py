@@ -22,7 +22,7 @@ from gankit.models import build_generator
 from gankit.sampling import generate, latent_noise
 from gankit.training.checkpoint import load_checkpoint, load_latest_checkpoint
 from gankit.training.run_dir import CHECKPOINTS, existing_run_dir, new_run_dir, write_config
-from gankit.training.trainer import Trainer, resolve_device
+from gankit.training.trainer import Trainer, describe_data, resolve_device
 
 
 def load_data(config: RunConfig) -> Dataset:
@@ -41,6 +41,7 @@ class Run:
     generator: nn.Module  # the EMA generator where the run kept one
     data: dict[str, Any]
     step: int
+    interrupted: bool = False  # stopped early by Ctrl-C or SIGTERM, after saving a checkpoint
 
     @property
     def kind(self) -> str:
@@ -54,9 +55,14 @@ class Run:
 
 
 def _run_from_trainer(trainer: Trainer) -> Run:
-    from gankit.training.trainer import describe_data
-
-    return Run(trainer.run_dir, trainer.config, trainer.sampling_generator, describe_data(trainer.dataset), trainer.step)
+    return Run(
+        trainer.run_dir,
+        trainer.config,
+        trainer.sampling_generator,
+        describe_data(trainer.dataset),
+        trainer.step,
+        interrupted=trainer.interrupted,
+    )
 
 
 def train(

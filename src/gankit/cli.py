@@ -81,6 +81,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         config = build_config(args.preset, args.config, args.overrides + _flag_overrides(args))
         run = api.train(config, out=args.out, name=args.name, progress=progress)
+    if run.interrupted:
+        # 130 is the shell's code for "stopped by Ctrl-C": scripts chaining on success stop here too.
+        return 130
     print(f"done: {run.path} at step {run.step}; samples in {run.path}/samples, checkpoint in {run.path}/checkpoints")
     return 0
 
@@ -148,7 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # key=value overrides may sit anywhere among the options; argparse only
+    # collects positionals that come together, so gather the rest here.
+    args, extra = parser.parse_known_args(argv)
+    overrides = [e for e in extra if "=" in e and not e.startswith("-")]
+    unknown = [e for e in extra if e not in overrides]
+    if unknown or (overrides and args.command != "train"):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or overrides)}")
+    if overrides:
+        args.overrides = list(args.overrides) + overrides
     if args.command is None:
         parser.print_help()
         return 2

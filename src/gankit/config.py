@@ -63,6 +63,10 @@ class ObjectiveConfig:
 @dataclass
 class TrainConfig:
     steps: int = 2000  # generator steps
+    # Stop earlier once this many training seconds have passed (a budget for
+    # sweeps and benchmarks); null trains to `steps`. Where it stops depends on
+    # the machine's speed, so such a run is not reproducible step for step.
+    max_seconds: float | None = None
     batch_size: int = 64
     n_critic: int | None = None  # critic steps per generator step; None: the objective's
     # "wgan": 100 critic steps for the first 25 generator steps and every 500th (Arjovsky et al.)
@@ -312,6 +316,7 @@ def validate(config: RunConfig) -> None:
     for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "sample_grid_size"):
         value = getattr(t, name)
         _check(problems, value >= 1, f"train.{name} must be >= 1, got {value}")
+    _check(problems, t.max_seconds is None or t.max_seconds > 0, f"train.max_seconds must be > 0, got {t.max_seconds}")
     _check(problems, t.n_critic is None or t.n_critic >= 1, f"train.n_critic must be >= 1, got {t.n_critic}")
     _check(problems, 0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay} (0 turns EMA off)")
     _check(problems, t.critic_schedule in CRITIC_SCHEDULES,

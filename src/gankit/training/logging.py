@@ -91,6 +91,8 @@ class ProgressBar:
             unit="step",
             dynamic_ncols=True,
             desc="train",
+            # Redirected to a file, a bar that redraws ten times a second floods the log.
+            mininterval=0.1 if sys.stderr.isatty() else 10.0,
         )
 
     def advance(self, steps: int = 1) -> None:

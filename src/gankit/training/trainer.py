@@ -216,7 +216,8 @@ class Trainer:
                     self.train_step()
                     bar.advance()
                     self.elapsed = elapsed_before + time.perf_counter() - session_start
-                    last = self.step == total_steps
+                    out_of_time = train.max_seconds is not None and self.elapsed >= train.max_seconds
+                    last = self.step == total_steps or out_of_time
                     checkpoint_due = writing and (self.step % train.checkpoint_every == 0 or last)
                     if self.step % train.log_every == 0 or last or checkpoint_due:
                         self._flush_stats(metrics, board, bar)
@@ -224,6 +225,9 @@ class Trainer:
                         self.save_samples(self.run_dir / SAMPLES / f"step_{self.step:08d}.png")
                     if checkpoint_due:
                         self.save_checkpoint()
+                    if out_of_time:
+                        bar.write(f"time budget of {train.max_seconds:g} s reached at step {self.step}")
+                        break
                 if stop.requested and writing:
                     self._flush_stats(metrics, board, bar)
                     path = self.save_checkpoint()
