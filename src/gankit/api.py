@@ -18,8 +18,10 @@ from torch import Tensor, nn
 from gankit.config import RunConfig, build_config, config_from_dict, resolve
 from gankit.data import Dataset, load_dataset
 from gankit.errors import CheckpointError
-from gankit.models import build_generator
+from gankit.evaluation import EvalResult, Evaluator
+from gankit.models import build_critic, build_generator
 from gankit.sampling import generate, latent_noise
+from gankit.training.logging import MetricsLog
 from gankit.training.checkpoint import load_checkpoint, load_latest_checkpoint
 from gankit.training.run_dir import CHECKPOINTS, existing_run_dir, new_run_dir, write_config
 from gankit.training.trainer import Trainer, describe_data, resolve_device
@@ -42,6 +44,7 @@ class Run:
     data: dict[str, Any]
     step: int
     interrupted: bool = False  # stopped early by Ctrl-C or SIGTERM, after saving a checkpoint
+    critic: nn.Module | None = None  # loaded with the generator, for metrics that ask the critic
 
     @property
     def kind(self) -> str:
@@ -62,6 +65,7 @@ def _run_from_trainer(trainer: Trainer) -> Run:
         describe_data(trainer.dataset),
         trainer.step,
         interrupted=trainer.interrupted,
+        critic=trainer.critic,
     )
 
 
@@ -126,14 +130,50 @@ def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Run
         run_path = path.parent.parent if path.parent.name == CHECKPOINTS else None
     config = config_from_dict(state["config"])
     data = state["data"]
-    generator = build_generator(config.model, tuple(data["sample_shape"]), data["num_classes"])
+    shape, classes = tuple(data["sample_shape"]), data["num_classes"]
+    generator = build_generator(config.model, shape, classes)
+    critic = build_critic(config.model, shape, classes)
     weights = state["ema"] if use_ema and state.get("ema") is not None else state["generator"]
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as err:
-        raise CheckpointError(f"the checkpoint's generator does not match its config ({str(err)[:120]})") from None
-    generator.to(resolve_device(device)).eval()
-    return Run(run_path, config, generator, data, int(state["step"]))
+    for role, model, model_weights in (("generator", generator, weights), ("critic", critic, state["critic"])):
+        try:
+            model.load_state_dict(model_weights)
+        except RuntimeError as err:
+            raise CheckpointError(f"the checkpoint's {role} does not match its config ({str(err)[:120]})") from None
+    target = resolve_device(device)
+    generator.to(target).eval()
+    critic.to(target).eval()
+    return Run(run_path, config, generator, data, int(state["step"]), critic=critic)
+
+
+def evaluate(
+    run: Run | str | Path,
+    metrics: str | list[str] | None = None,
+    samples: int | None = None,
+    features: str = "auto",
+    inception_weights: str | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    append: bool = True,
+) -> EvalResult:
+    """Run metrics on a run, a run folder or a checkpoint; append the result to the run's metrics.jsonl.
+
+    The real samples come from the run's dataset (regenerated for toy sets,
+    the shipped sample for MNIST), so it must be present for image data.
+    """
+    if not isinstance(run, Run):
+        run = load_run(run, device=device)
+    evaluator = Evaluator(
+        load_data(run.config), metrics=metrics, samples=samples, features=features,
+        inception_weights=inception_weights, seed=seed, device=device, has_critic=run.critic is not None,
+    )
+    result = evaluator.evaluate(run.generator, run.config.model.latent_dim, run.critic, run.step)
+    if append and run.path is not None:
+        log = MetricsLog(run.path)
+        try:
+            log.write({**result.record(), "source": "gankit eval"})
+        finally:
+            log.close()
+    return result
 
 
 def sample(run: Run | str | Path, n: int, seed: int | None = 0, device: str = "cpu") -> Tensor:
@@ -143,4 +183,4 @@ def sample(run: Run | str | Path, n: int, seed: int | None = 0, device: str = "c
     return run.sample(n, seed=seed)
 
 
-__all__ = ["Run", "build_config", "load_data", "load_run", "resume", "sample", "train"]
+__all__ = ["Run", "build_config", "evaluate", "load_data", "load_run", "resume", "sample", "train"]

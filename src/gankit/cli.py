@@ -117,6 +117,65 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_eval(subparsers: argparse._SubParsersAction) -> None:
+    from gankit.evaluation import METRICS
+    from gankit.evaluation.features import FEATURE_SPACES
+
+    listing = "\n".join(f"  {m.name:<9} ({'/'.join(m.kinds)}) {m.description}" for m in METRICS.values())
+    p = subparsers.add_parser(
+        "eval",
+        help="measure a run or checkpoint: mode coverage, exact W1, FD/KID/IS/PRDC, class coverage",
+        description="Evaluate a run's generator against its training data and append the result to the run's "
+        "metrics.jsonl. Without --metrics, every metric that fits the data runs.",
+        epilog=f"metrics:\n{listing}\n\nexamples:\n  gankit eval runs/wgan-gp-mnist\n"
+        "  gankit eval runs/wgan-gp-8gaussians --metrics modes,w1 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="a run folder or a .pt checkpoint")
+    p.add_argument("--metrics", metavar="NAMES", help="comma-separated metric names (default: all that fit the data)")
+    p.add_argument("--samples", type=int, help="generated (and real) samples: default 2500 for 2-D data, 5000 for images")
+    p.add_argument("--features", default="auto", choices=FEATURE_SPACES,
+                   help="feature space for image metrics: auto = MNIST classifier for grey images, Inception-v3 for colour")
+    p.add_argument("--inception-weights", metavar="PATH", help="Inception-v3 weights file (torch-fidelity's .pth)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latent noise and the real subset (default 0)")
+    p.add_argument("--device", default="cpu", help="device to evaluate on (default cpu)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--no-append", action="store_true", help="do not append the result to the run's metrics.jsonl")
+    p.set_defaults(handler=_cmd_eval)
+
+
+def _format_value(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if value != value:  # NaN
+        return "n/a"
+    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.1f}"
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from gankit.api import evaluate, load_run
+
+    run = load_run(args.run, device=args.device)
+    result = evaluate(
+        run, metrics=args.metrics, samples=args.samples, features=args.features,
+        inception_weights=args.inception_weights, seed=args.seed, device=args.device, append=not args.no_append,
+    )
+    if args.json:
+        print(json.dumps({"run": str(args.run), **result.record()}))
+        return 0
+    space = f", features: {result.feature_space}" if result.feature_space else ""
+    print(f"{args.run} at step {result.step}, {result.samples} samples{space}")
+    width = max(len(k) for k in result.values)
+    print(f"{'metric':<{width}}  {'value':>10}")
+    for key, value in result.values.items():
+        print(f"{key:<{width}}  {_format_value(value):>10}")
+    timing = ", ".join(f"{k} {v:.2f}s" for k, v in result.seconds.items())
+    print(f"time: {timing}")
+    return 0
+
+
 def _add_presets(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("presets", help="list the presets, or show one", description="List the presets.")
     p.add_argument("name", nargs="?", help="print this preset's YAML")
@@ -145,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(subparsers)
     _add_sample(subparsers)
+    _add_eval(subparsers)
     _add_presets(subparsers)
     return parser
 

@@ -83,6 +83,17 @@ class TrainConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Metrics computed periodically during training (see ``gankit eval --help`` for the names)."""
+
+    every: int = 0  # generator steps between evaluations; 0 turns them off
+    metrics: list[str] | None = None  # None: every metric that fits the data
+    samples: int | None = None  # None: 2500 for 2-D data, 5000 for images
+    features: str = "auto"  # auto | classifier | inception
+    inception_weights: str | None = None
+
+
+@dataclass
 class RunConfig:
     preset: str | None = None
     description: str = ""
@@ -91,6 +102,7 @@ class RunConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (YAML/JSON/checkpoint safe), objective params flattened."""
@@ -321,6 +333,11 @@ def validate(config: RunConfig) -> None:
     _check(problems, 0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay} (0 turns EMA off)")
     _check(problems, t.critic_schedule in CRITIC_SCHEDULES,
            f"train.critic_schedule must be one of {', '.join(CRITIC_SCHEDULES)}, got '{t.critic_schedule}'")
+    e = config.eval
+    _check(problems, e.every >= 0, f"eval.every must be >= 0 (0 turns evaluation off), got {e.every}")
+    _check(problems, e.samples is None or e.samples >= 2, f"eval.samples must be >= 2, got {e.samples}")
+    _check(problems, e.features in ("auto", "classifier", "inception"),
+           f"eval.features must be auto, classifier or inception, got '{e.features}'")
     for role in ("generator", "critic"):
         o: OptimizerConfig = getattr(config.optim, role)
         key = f"optim.{role}"

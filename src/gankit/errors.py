@@ -32,3 +32,7 @@ class TrainingDiverged(GankitError):
     """A loss or a parameter became NaN or infinite; the last good checkpoint is kept."""
 
     exit_code = 3
+
+
+class EvaluationError(GankitError):
+    """A metric cannot be computed as asked: unknown, unsuited to the data, or missing its weights."""

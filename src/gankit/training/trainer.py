@@ -23,6 +23,7 @@ from torch import Tensor
 from gankit.config import RunConfig
 from gankit.data import Dataset
 from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
+from gankit.evaluation import Evaluator
 from gankit.models import build_critic, build_generator, has_batch_statistics
 from gankit.objectives import CriticBatch, objective_class
 from gankit.report.plots import save_curves, save_image_grid, save_points_plot
@@ -143,12 +144,23 @@ class Trainer:
         self.fixed_labels = (
             torch.arange(preview, device=self.device) % classes if classes else None
         )
+        self.evaluator = self._build_evaluator()
         self.step = 0
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self._pending: dict[str, list[Tensor]] = {}
         self._last_labels: Tensor | None = None
         self.interrupted = False
         self._interval_start = (0, time.perf_counter())
+
+    def _build_evaluator(self) -> Evaluator | None:
+        """Built up front so that a bad metric name or missing weights fail before any training."""
+        e = self.config.eval
+        if e.every == 0:
+            return None
+        return Evaluator(
+            self.dataset, metrics=e.metrics, samples=e.samples, features=e.features,
+            inception_weights=e.inception_weights, seed=self.config.train.seed, device=self.device,
+        )
 
     # ------------------------------------------------------------------ one step
     def _draw_real(self) -> tuple[Tensor, Tensor | None]:
@@ -223,6 +235,9 @@ class Trainer:
                         self._flush_stats(metrics, board, bar)
                     if writing and (self.step % train.sample_every == 0 or last):
                         self.save_samples(self.run_dir / SAMPLES / f"step_{self.step:08d}.png")
+                    if self.evaluator is not None and (self.step % self.config.eval.every == 0 or last):
+                        # Evaluation time is not training time: the budget and it/s leave it out.
+                        session_start += self._evaluate(metrics, board, bar)
                     if checkpoint_due:
                         self.save_checkpoint()
                     if out_of_time:
@@ -268,6 +283,23 @@ class Trainer:
             board.write(self.step, {k: v for k, v in record.items() if k not in ("step", "time")})
         headline = ("wasserstein",) if "wasserstein" in values else ("critic_loss", "generator_loss")
         bar.show({k: values[k] for k in headline if k in values})
+
+    def _evaluate(self, metrics: MetricsLog | None, board: TensorBoardLog | None, bar: ProgressBar) -> float:
+        """Run the periodic metrics (they draw from their own seeded generators, so training is unchanged)."""
+        start = time.perf_counter()
+        result = self.evaluator.evaluate(
+            self.sampling_generator, self.config.model.latent_dim, self.critic, self.step
+        )
+        if metrics is not None:
+            metrics.write(result.record())
+        if board is not None:
+            board.write(self.step, result.scalars())
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in result.scalars().items() if isinstance(v, float))
+        bar.write(f"eval at step {self.step}: {shown}")
+        seconds = time.perf_counter() - start
+        step_before, interval_start = self._interval_start
+        self._interval_start = (step_before, interval_start + seconds)
+        return seconds
 
     # ------------------------------------------------------------------ artefacts
     @property

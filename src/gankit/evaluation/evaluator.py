@@ -1,0 +1,123 @@
+"""Running a set of metrics on a generator: from ``gankit eval`` and periodically during training."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from gankit.data import Dataset
+from gankit.errors import EvaluationError
+from gankit.evaluation import metrics as _registered  # noqa: F401  (importing registers the metrics)
+from gankit.evaluation.context import EvalContext
+from gankit.evaluation.features import FeatureExtractor, build_extractor, choose_feature_space
+from gankit.evaluation.registry import Metric, parse_metric_names, select_metrics
+from gankit.sampling import generate, latent_noise
+
+# The VEEGAN / PacGAN protocol draws 2,500 samples on toy data; 5,000 images
+# match the embedded MNIST sample's size and keep FD's bias small for 128-d features.
+DEFAULT_SAMPLES = {"points": 2500, "images": 5000}
+EVAL_PREFIX = "eval/"
+
+
+@dataclass
+class EvalResult:
+    step: int
+    samples: int
+    feature_space: str | None  # "mnist-classifier", "inception-v3", or None for points
+    values: dict[str, float]
+    seconds: dict[str, float] = field(default_factory=dict)  # per metric, plus "sampling" and "features"
+
+    def record(self) -> dict[str, Any]:
+        """One metrics.jsonl record, keys prefixed so they never collide with training statistics."""
+        record: dict[str, Any] = {"step": self.step, "eval_samples": self.samples}
+        if self.feature_space is not None:
+            record["eval_features"] = self.feature_space
+        record.update({EVAL_PREFIX + k: v for k, v in self.values.items()})
+        record.update({f"eval_seconds/{k}": round(v, 3) for k, v in self.seconds.items()})
+        return record
+
+    def scalars(self) -> dict[str, float]:
+        """What TensorBoard gets: the metric values (the class histogram is left to the report)."""
+        return {EVAL_PREFIX + k: v for k, v in self.values.items() if not k.startswith("class_")}
+
+
+class Evaluator:
+    """Fixed real samples and a fixed latent seed, so successive evaluations of one run compare like with like."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        metrics: str | list[str] | None = None,
+        samples: int | None = None,
+        features: str = "auto",
+        inception_weights: str | None = None,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+        has_critic: bool = True,
+    ):
+        self.kind = dataset.kind
+        self.data_name = dataset.name
+        self.samples = samples if samples is not None else DEFAULT_SAMPLES[dataset.kind]
+        if self.samples < 2:
+            raise EvaluationError(f"evaluation needs at least 2 samples, got {self.samples}: raise --samples")
+        self.seed = seed
+        self.device = device
+        self.feature_space = choose_feature_space(features, dataset.sample_shape[0]) if dataset.kind == "images" else "none"
+        self.inception_weights = inception_weights
+        # Real samples: a seeded subset (all of them when there are fewer), drawn once.
+        count = min(self.samples, len(dataset))
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:count]
+        order = order.to(dataset.data.device)
+        real, labels = dataset.batch(order)
+        self.real = real.cpu()
+        self.real_labels = None if labels is None else labels.cpu()
+        self.fake_labels = None if labels is None else self.real_labels[torch.arange(self.samples) % count]
+        self._real_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._extractor: FeatureExtractor | None = None
+        # Check the choice now, with a stand-in critic, so a bad metric name fails before training starts.
+        names = parse_metric_names(metrics)
+        self.has_critic = has_critic
+        stand_in = self._context(self.real.new_zeros((self.samples, *self.real.shape[1:])), nn.Identity() if has_critic else None)
+        self.metrics: list[Metric] = select_metrics(stand_in, names)
+        if any(m.kinds == ("images",) for m in self.metrics):
+            self._extractor = build_extractor(self.feature_space, inception_weights, device)
+
+    def _context(self, fake: torch.Tensor, critic: nn.Module | None) -> EvalContext:
+        return EvalContext(
+            fake=fake, real=self.real, kind=self.kind, data_name=self.data_name,
+            feature_space=self.feature_space, inception_weights=self.inception_weights, critic=critic,
+            real_labels=self.real_labels, fake_labels=self.fake_labels, device=self.device,
+            extractor=self._extractor,
+            # Real features are computed once per Evaluator; generated ones once per evaluation.
+            feature_cache=dict(self._real_cache),
+        )
+
+    def evaluate(self, generator: nn.Module, latent_dim: int, critic: nn.Module | None = None, step: int = 0) -> EvalResult:
+        """Generate ``samples`` from a fixed latent seed and run every selected metric."""
+        if self.has_critic and critic is None:
+            raise ValueError("this Evaluator was built with has_critic=True: pass the run's critic")
+        device = next(generator.parameters()).device
+        start = time.perf_counter()
+        noise = latent_noise(self.samples, latent_dim, device, seed=self.seed + 1)
+        labels = None if self.fake_labels is None else self.fake_labels.to(device)
+        fake = generate(generator, noise, labels).cpu()
+        seconds = {"sampling": time.perf_counter() - start}
+        ctx = self._context(fake, critic)
+        values: dict[str, float] = {}
+        for m in self.metrics:
+            features_before = ctx.timings.get("features", 0.0)
+            start = time.perf_counter()
+            values.update(m.compute(ctx))
+            # Feature extraction is shared work: charge it once, under "features", not to the first metric that needs it.
+            seconds[m.name] = time.perf_counter() - start - (ctx.timings.get("features", 0.0) - features_before)
+        if "real" in ctx.feature_cache:
+            self._real_cache["real"] = ctx.feature_cache["real"]
+        if "features" in ctx.timings:
+            seconds["features"] = ctx.timings["features"]
+        space = None if ctx.extractor is None else ctx.extractor.name
+        return EvalResult(step, self.samples, space, values, seconds)

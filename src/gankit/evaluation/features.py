@@ -1,0 +1,119 @@
+"""Feature extractors for the image metrics: the shipped MNIST classifier, or Inception-v3.
+
+An extractor maps images in [-1, 1] to (features, class probabilities). The
+MNIST classifier suits grey digits and needs nothing downloaded; Inception-v3
+(through torch-fidelity, the implementation that matches the reference
+TensorFlow FID) suits natural RGB images but needs weights that cannot be
+fetched here, so they come from ``--inception-weights`` or the torch hub cache.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gankit.errors import CheckpointError, EvaluationError
+from gankit.evaluation.classifier import as_classifier_input, load_mnist_classifier
+
+FEATURE_SPACES = ("auto", "classifier", "inception")
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
+
+
+@dataclass
+class FeatureExtractor:
+    name: str  # "mnist-classifier" or "inception-v3": recorded beside the numbers, which differ by space
+    extract: Callable[[Tensor], tuple[np.ndarray, np.ndarray]]  # images in [-1, 1] -> (features, probabilities)
+
+
+def choose_feature_space(requested: str, channels: int) -> str:
+    """``auto`` is the classifier for grey images and Inception-v3 for colour ones."""
+    if requested not in FEATURE_SPACES:
+        raise EvaluationError(f"unknown feature space '{requested}': use one of {', '.join(FEATURE_SPACES)}")
+    if requested != "auto":
+        return requested
+    return "classifier" if channels == 1 else "inception"
+
+
+def _batched(model_call: Callable[[Tensor], tuple[Tensor, Tensor]], images: Tensor, batch_size: int):
+    features, probabilities = [], []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            feats, probs = model_call(images[start:start + batch_size])
+            features.append(feats.double().cpu())
+            probabilities.append(probs.double().cpu())
+    return torch.cat(features).numpy(), torch.cat(probabilities).numpy()
+
+
+def classifier_extractor(device: torch.device | str = "cpu") -> FeatureExtractor:
+    model = load_mnist_classifier(device=device)
+
+    def call(images: Tensor) -> tuple[Tensor, Tensor]:
+        feats, logits = model(as_classifier_input(images.to(device).float()))
+        return feats, logits.softmax(1)
+
+    return FeatureExtractor("mnist-classifier", lambda images: _batched(call, images, 500))
+
+
+def find_inception_weights(path: str | None) -> Path:
+    """The weights file given, else torch-fidelity's file in the torch hub cache; a clear error if neither exists."""
+    if path is not None:
+        candidate = Path(path).expanduser()
+        if not candidate.is_file():
+            raise EvaluationError(f"--inception-weights '{path}' is not a file: pass the path of {INCEPTION_FILE}")
+        return candidate
+    hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
+    cached = hub / INCEPTION_FILE
+    if cached.is_file():
+        return cached
+    raise EvaluationError(
+        f"Inception-v3 weights not found (nothing is downloaded at run time): fetch {INCEPTION_URL} on a "
+        f"machine with internet and pass --inception-weights PATH (or put it in {hub}/); "
+        "for grey MNIST-like images use --features classifier"
+    )
+
+
+def inception_extractor(weights: str | None, device: torch.device | str = "cpu") -> FeatureExtractor:
+    path = find_inception_weights(weights)
+    try:
+        # torch-fidelity unpickles the file with weights_only=False. Loading it
+        # first with weights_only=True proves the file holds only tensors, so
+        # that second load can run no code.
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(
+            f"Inception weights '{path}' are not a plain tensor file ({type(error).__name__}): "
+            f"use the original {INCEPTION_FILE}"
+        ) from None
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    model = FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=str(path)
+    ).to(device)
+
+    def call(images: Tensor) -> tuple[Tensor, Tensor]:
+        images = images.to(device).float()
+        if images.shape[1] == 1:
+            images = images.repeat(1, 3, 1, 1)
+        # torch-fidelity expects uint8 pixels, as the reference implementation saw PNG files.
+        pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        feats, logits = model(pixels)
+        return feats, logits.softmax(1)
+
+    return FeatureExtractor("inception-v3", lambda images: _batched(call, images, 100))
+
+
+def build_extractor(space: str, inception_weights: str | None, device: torch.device | str = "cpu") -> FeatureExtractor:
+    # Building a network draws its initial weights from the global RNG; during
+    # training that would shift every later random draw, so the run with
+    # evaluation would differ from the run without it.
+    with torch.random.fork_rng(devices=[]):
+        if space == "classifier":
+            return classifier_extractor(device)
+        return inception_extractor(inception_weights, device)
