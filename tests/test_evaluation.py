@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import gankit.api as api
 from gankit.cli import main
@@ -263,11 +264,14 @@ def test_periodic_evaluation_logs_metrics_and_leaves_training_unchanged(tmp_path
         return run.path, [p.detach().clone() for p in run.generator.parameters()]
 
     plain_path, plain = final_weights("plain")
-    evaluated_path, evaluated = final_weights("evaluated", "eval.every=3", "eval.samples=200", "eval.metrics=[modes,w1]")
+    evaluated_path, evaluated = final_weights("evaluated", "eval.every=3", "eval.samples=200", "eval.metrics=[modes,w1,critic_w]")
     assert all(torch.equal(a, b) for a, b in zip(plain, evaluated))
     evals = [r for r in read_metrics(evaluated_path / "metrics.jsonl") if "eval/w1" in r]
     assert [r["step"] for r in evals] == [3, 6]
     assert not any("eval/w1" in r for r in read_metrics(plain_path / "metrics.jsonl"))
+    figure = np.asarray(Image.open(evaluated_path / "critic_vs_exact_w1.png").convert("L"))
+    assert figure.std() > 10  # drawn, not blank
+    assert not (plain_path / "critic_vs_exact_w1.png").exists()
 
 
 def test_every_registered_metric_has_a_description_and_a_data_kind():

@@ -135,7 +135,7 @@ class Objective:
     def generator_loss(
         self, critic: nn.Module, fake: Tensor, fake_labels: Tensor | None = None
     ) -> tuple[Tensor, Stats]:
-        loss = self.generator_link(critic(fake, fake_labels))
+        loss = self.generator_link(critic(fake, fake_labels).float())
         return loss, {"generator_loss": loss.detach()}
 
     def after_critic_step(self, critic: nn.Module) -> None:
@@ -153,14 +153,16 @@ class Objective:
 def critic_scores(
     critic: nn.Module, parts: list[Tensor], labels: list[Tensor | None], fused: bool
 ) -> list[Tensor]:
-    """The critic's scores on each part, from one forward pass when ``fused``."""
-    if not fused or len(parts) == 1:
-        return [critic(x, y) for x, y in zip(parts, labels)]
-    if any(y is not None for y in labels) and not all(y is not None for y in labels):
-        # Mixed conditioning cannot share one forward pass.
-        return [critic(x, y) for x, y in zip(parts, labels)]
+    """The critic's scores on each part in float32, from one forward pass when ``fused``.
+
+    Under bf16 autocast the critic returns bf16 scores; the losses and the
+    penalty are computed from float32 copies, so only the network runs in bf16.
+    """
+    mixed_conditioning = any(y is not None for y in labels) and not all(y is not None for y in labels)
+    if not fused or len(parts) == 1 or mixed_conditioning:  # mixed conditioning cannot share one forward
+        return [critic(x, y).float() for x, y in zip(parts, labels)]
     joined_labels = torch.cat(labels) if labels[0] is not None else None
-    scores = critic(torch.cat(parts), joined_labels)
+    scores = critic(torch.cat(parts), joined_labels).float()
     return list(scores.split([x.shape[0] for x in parts]))
 
 

@@ -64,9 +64,20 @@ def save_points_plot(points: Tensor, path: Path, real: Tensor | None = None, tit
     _save_figure(fig, path)
 
 
+# Logged numbers that are bookkeeping, or too many to draw one panel each (the class histogram).
+_NOT_CURVES = ("step", "time", "eval_samples")
+_NOT_CURVE_PREFIXES = ("eval_seconds/", "eval/class_")
+
+
+def _is_curve(key: str, value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return key not in _NOT_CURVES and not key.startswith(_NOT_CURVE_PREFIXES)
+
+
 def save_curves(records: Sequence[dict[str, Any]], path: Path, title: str = "") -> bool:
     """One panel per logged quantity against the generator step; False if nothing to plot."""
-    keys = sorted({k for r in records for k, v in r.items() if isinstance(v, (int, float)) and k not in ("step", "time")})
+    keys = sorted({k for r in records for k, v in r.items() if _is_curve(k, v)})
     if not records or not keys:
         return False
     columns = 2 if len(keys) > 1 else 1
@@ -81,6 +92,50 @@ def save_curves(records: Sequence[dict[str, Any]], path: Path, title: str = "") 
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _save_figure(fig, path)
+    return True
+
+
+def _series(records: Sequence[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    pairs = [(r["step"], r[key]) for r in records if isinstance(r.get(key), (int, float))]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def save_wasserstein_comparison(records: Sequence[dict[str, Any]], path: Path, title: str = "") -> bool:
+    """The critic's W estimate beside the exact W1 of the same evaluations; False without exact W1.
+
+    The two live on different scales (the critic is only roughly 1-Lipschitz),
+    so each has its own axis; the question the figure answers is whether the
+    estimate rises and falls with the true distance. The panel on the right
+    plots one against the other with their rank correlation.
+    """
+    steps_w1, exact = _series(records, "eval/w1")
+    steps_critic, estimate = _series(records, "eval/critic_w")
+    if len(exact) < 2 or steps_w1 != steps_critic:
+        return False
+    from scipy.stats import spearmanr
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
+    left.plot(steps_w1, exact, color="tab:blue", marker="o", ms=3, label="exact W1 (optimal transport)")
+    left.set_xlabel("generator step")
+    left.set_ylabel("exact W1", color="tab:blue")
+    twin = left.twinx()
+    twin.plot(steps_critic, estimate, color="tab:red", marker="s", ms=3, label="critic estimate")
+    twin.set_ylabel("critic's E[D(real)] - E[D(fake)]", color="tab:red")
+    train_steps, train_w = _series(records, "wasserstein")
+    if train_w:
+        twin.plot(train_steps, train_w, color="tab:red", alpha=0.25, lw=0.8, label="critic estimate (training batches)")
+    left.grid(alpha=0.3)
+    left.set_title("over training")
+    rho = spearmanr(exact, estimate).statistic
+    right.scatter(exact, estimate, c=steps_w1, cmap="viridis", s=14)
+    right.set_xlabel("exact W1")
+    right.set_ylabel("critic estimate")
+    right.set_title(f"estimate against truth (Spearman rho = {rho:.2f})")
+    right.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

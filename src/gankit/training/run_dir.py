@@ -23,6 +23,7 @@ CONFIG_FILE = "config.yaml"
 SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
 CURVES = "curves.png"
+W_COMPARISON = "critic_vs_exact_w1.png"  # written when the run measured exact W1 (eval.every on 2-D data)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 

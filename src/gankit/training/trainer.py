@@ -26,14 +26,14 @@ from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
 from gankit.evaluation import Evaluator
 from gankit.models import build_critic, build_generator, has_batch_statistics
 from gankit.objectives import CriticBatch, objective_class
-from gankit.report.plots import save_curves, save_image_grid, save_points_plot
+from gankit.report.plots import save_curves, save_wasserstein_comparison, save_image_grid, save_points_plot
 from gankit.sampling import generate, latent_noise
 from gankit.training.checkpoint import save_checkpoint
 from gankit.training.ema import GeneratorEMA
 from gankit.training.logging import MetricsLog, ProgressBar, TensorBoardLog, read_metrics
 from gankit.training.optimizers import build_optimizer
 from gankit.training.rng import capture_rng_state, restore_rng_state, seed_everything
-from gankit.training.run_dir import CHECKPOINTS, CURVES, SAMPLES
+from gankit.training.run_dir import CHECKPOINTS, CURVES, SAMPLES, W_COMPARISON
 from gankit.training.sampler import DeviceBatchSampler
 from gankit.training.schedule import SCHEDULES
 
@@ -169,12 +169,18 @@ class Trainer:
     def _noise(self, n: int) -> Tensor:
         return torch.randn(n, self.config.model.latent_dim, device=self.device)
 
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.train.precision == "bf16")
+
     def critic_step(self) -> dict[str, Tensor]:
         real, labels = self._draw_real()
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast():
             fake = self.generator(self._noise(real.shape[0]), labels)
         self._last_labels = labels
-        loss, stats = self.objective.critic_loss(self.critic, CriticBatch(real, fake, labels, labels))
+        with self._autocast():
+            # Generated samples enter the critic in float32, like the real ones, so that the
+            # penalty's interpolates mix two float32 tensors.
+            loss, stats = self.objective.critic_loss(self.critic, CriticBatch(real, fake.float(), labels, labels))
         self.critic_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.critic_optimizer.step()
@@ -188,8 +194,9 @@ class Trainer:
         # The critic's weights need no gradients here; skipping them saves a third of the backward.
         self.critic.requires_grad_(False)
         try:
-            fake = self.generator(self._noise(n), labels)
-            loss, stats = self.objective.generator_loss(self.critic, fake, labels)
+            with self._autocast():
+                fake = self.generator(self._noise(n), labels)
+                loss, stats = self.objective.generator_loss(self.critic, fake, labels)
             self.generator_optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.generator_optimizer.step()
@@ -317,7 +324,9 @@ class Trainer:
     def save_final_artifacts(self) -> None:
         self.save_samples(self.run_dir / SAMPLES / "final.png")
         title = f"{self.config.preset or self.config.objective.name} on {self.dataset.name}"
-        save_curves(read_metrics(self.run_dir / "metrics.jsonl"), self.run_dir / CURVES, title=title)
+        records = read_metrics(self.run_dir / "metrics.jsonl")
+        save_curves(records, self.run_dir / CURVES, title=title)
+        save_wasserstein_comparison(records, self.run_dir / W_COMPARISON, title=title)
 
     # ------------------------------------------------------------------ checkpoints
     def _check_parameters_finite(self) -> None:
