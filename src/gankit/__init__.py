@@ -16,6 +16,7 @@ _EXPORTS = {
     "resume": "gankit.api",
     "load_run": "gankit.api",
     "sample": "gankit.api",
+    "evaluate": "gankit.api",
     "Run": "gankit.api",
     "build_config": "gankit.config",
     "RunConfig": "gankit.config",

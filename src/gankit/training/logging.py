@@ -84,6 +84,7 @@ class ProgressBar:
     """A tqdm bar: step, it/s, time left, and the headline numbers."""
 
     def __init__(self, total: int, initial: int, enabled: bool):
+        interval = 0.1 if sys.stderr.isatty() else 10.0
         self.bar = tqdm(
             total=total,
             initial=initial,
@@ -92,7 +93,11 @@ class ProgressBar:
             dynamic_ncols=True,
             desc="train",
             # Redirected to a file, a bar that redraws ten times a second floods the log.
-            mininterval=0.1 if sys.stderr.isatty() else 10.0,
+            mininterval=interval,
+            maxinterval=max(interval, 10.0),
+            # tqdm's adaptive miniters stops redrawing altogether once the step
+            # rate changes under a long interval; checking the clock every step is cheap.
+            miniters=1,
         )
 
     def advance(self, steps: int = 1) -> None:
