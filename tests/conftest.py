@@ -14,6 +14,7 @@ TINY_TOY = [
     "train.checkpoint_every=1000",
     "train.tensorboard=false",
     "train.device=cpu",
+    "eval.every=0",  # the toy presets evaluate every 250 steps; tests that want it turn it on
 ]
 
 
