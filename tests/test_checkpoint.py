@@ -66,6 +66,9 @@ def test_truncated_checkpoint_is_named_and_an_older_one_is_used(tmp_path):
     newest = save_checkpoint(tmp_path, 20, payload(20), keep=3)
     data = newest.read_bytes()
     newest.write_bytes(data[: len(data) // 2])  # also truncates last.pt: it is the same file
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        load_checkpoint(newest)
+    newest.with_name(newest.name + ".sha256").unlink()  # without its checksum, torch's zip reader still notices
     with pytest.raises(CheckpointError, match="damaged"):
         load_checkpoint(newest)
     warnings = []
@@ -83,3 +86,25 @@ def test_files_that_are_not_gankit_checkpoints_are_refused(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
     with pytest.raises(CheckpointError, match="no checkpoint found"):
         load_latest_checkpoint(tmp_path / "empty", warn=print)
+
+
+def test_a_flipped_bit_fails_the_checksum_and_the_previous_checkpoint_is_used(tmp_path):
+    for step in (10, 20):
+        save_checkpoint(tmp_path, step, payload(step), keep=3)
+    newest = tmp_path / "step_00000020.pt"
+    data = bytearray(newest.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit, inside the tensor data: the zip structure stays valid
+    newest.write_bytes(bytes(data))  # last.pt is a hard link to it: both are damaged
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_checkpoint(newest)
+    warnings = []
+    state = load_latest_checkpoint(tmp_path, warn=warnings.append)
+    assert state["step"] == 10
+    assert any("step_00000020.pt" in w and "SHA-256" in w for w in warnings)
+
+
+def test_checksum_sidecars_follow_retention(tmp_path):
+    for step in (10, 20, 30):
+        save_checkpoint(tmp_path, step, payload(step), keep=1)
+    sidecars = sorted(p.name for p in tmp_path.glob("*.sha256"))
+    assert sidecars == ["last.pt.sha256", "step_00000030.pt.sha256"]

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import gankit
+import gankit.api  # used as gankit.api.load_data: import it here, not by luck of test order
 from gankit.config import build_config, resolve
 from gankit.errors import ConfigError, DataError, TrainingDiverged
 from gankit.objectives import OBJECTIVES

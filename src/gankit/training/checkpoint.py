@@ -6,11 +6,16 @@ tensors and basic containers, so a malicious file cannot execute code.
 
 Writes go to a temporary file in the same folder, are fsynced, then renamed
 over the target: a crash leaves either the old file or the new one, never a
-half-written checkpoint under the real name.
+half-written checkpoint under the real name. Each checkpoint has a SHA-256
+sidecar (``step_XXXXXXXX.pt.sha256``) so that a file damaged later (a bad
+disk, a partial copy between machines) is detected on load, named, and
+skipped in favour of the previous good one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import pickle
 import re
@@ -66,13 +71,27 @@ def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
     _fsync_directory(path.parent)
 
 
+CHECKSUM_SUFFIX = ".sha256"
+
+
+def checksum_path(path: Path) -> Path:
+    return path.with_name(path.name + CHECKSUM_SUFFIX)
+
+
 def save_checkpoint(folder: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
-    """Write ``step_XXXXXXXX.pt`` and make ``last.pt`` name it; keep the newest ``keep``."""
+    """Write ``step_XXXXXXXX.pt`` and its checksum, make ``last.pt`` name it; keep the newest ``keep``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, **payload}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
     target = folder / step_filename(step)
-    atomic_write(target, lambda handle: torch.save(payload, handle))
+    atomic_write(target, lambda handle: handle.write(data))
+    # The sidecar follows the file: a crash between the two leaves a file
+    # without a sidecar, which loads unverified (torch still checks its zip structure).
+    atomic_write(checksum_path(target), lambda handle: handle.write(digest.encode() + b"\n"))
     # last.pt is a hard link to the newest step file: no second write of the
     # data, and os.replace makes the switch atomic.
     link_tmp = folder / f".{LAST}.link"
@@ -82,11 +101,29 @@ def save_checkpoint(folder: Path, step: int, payload: dict[str, Any], keep: int)
         os.replace(link_tmp, folder / LAST)
     except OSError:  # file systems without hard links: write a copy instead
         link_tmp.unlink(missing_ok=True)
-        atomic_write(folder / LAST, lambda handle: torch.save(payload, handle))
+        atomic_write(folder / LAST, lambda handle: handle.write(data))
+    atomic_write(checksum_path(folder / LAST), lambda handle: handle.write(digest.encode() + b"\n"))
     _fsync_directory(folder)
     for old in step_checkpoints(folder)[:-keep]:
         old.unlink(missing_ok=True)
+        checksum_path(old).unlink(missing_ok=True)
     return target
+
+
+def _verify_checksum(path: Path) -> None:
+    sidecar = checksum_path(path)
+    if not sidecar.is_file():
+        return
+    expected = sidecar.read_text().strip()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise CheckpointError(
+            f"checkpoint '{path}' fails its SHA-256 check (truncated or corrupted): "
+            "resume from an earlier file in its checkpoints/ folder"
+        )
 
 
 def step_checkpoints(folder: Path) -> list[Path]:
@@ -102,6 +139,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist: pass a run folder or a .pt file that gankit wrote")
+    _verify_checksum(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
