@@ -15,15 +15,20 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from gankit.config import RunConfig, build_config, config_from_dict, resolve
+from gankit.config import RunConfig, build_config, config_from_dict, read_yaml_file, resolve
 from gankit.data import Dataset, load_dataset
 from gankit.errors import CheckpointError
 from gankit.evaluation import EvalResult, Evaluator
 from gankit.models import build_critic, build_generator
 from gankit.sampling import generate, latent_noise
+from gankit.training.checkpoint import (
+    has_checkpoint,
+    load_checkpoint,
+    load_latest_checkpoint,
+    remove_partial_writes,
+)
 from gankit.training.logging import MetricsLog
-from gankit.training.checkpoint import load_checkpoint, load_latest_checkpoint
-from gankit.training.run_dir import CHECKPOINTS, existing_run_dir, new_run_dir, write_config
+from gankit.training.run_dir import CHECKPOINTS, CONFIG_FILE, existing_run_dir, new_run_dir, write_config
 from gankit.training.trainer import Trainer, describe_data, resolve_device
 
 
@@ -100,8 +105,16 @@ def resume(
 ) -> Run:
     """Continue a run from its newest good checkpoint, to ``steps`` (default: its configured steps)."""
     run_dir = existing_run_dir(Path(run_dir))
-    state = load_latest_checkpoint(run_dir / CHECKPOINTS, warn=log)
-    config = config_from_dict(state["config"])
+    remove_partial_writes(run_dir / CHECKPOINTS)
+    if has_checkpoint(run_dir / CHECKPOINTS):
+        state = load_latest_checkpoint(run_dir / CHECKPOINTS, warn=log)
+        config = config_from_dict(state["config"])
+    else:
+        # Stopped before its first checkpoint: nothing was trained that a fresh
+        # start from the same seed would not redo identically.
+        state = None
+        config = config_from_dict(read_yaml_file(run_dir / CONFIG_FILE))
+        log(f"{run_dir} has no checkpoint yet: starting it again from step 0 with its saved config")
     if steps is not None:
         config.train.steps = steps
     if device is not None:
@@ -109,7 +122,8 @@ def resume(
     dataset = load_data(config)
     log(f"data: {dataset.description}")
     trainer = Trainer(config, dataset, run_dir=run_dir, progress=progress, log=log)
-    trainer.load_state_dict(state)
+    if state is not None:
+        trainer.load_state_dict(state)
     if trainer.step >= config.train.steps:
         log(f"{run_dir} is already at step {trainer.step} of {config.train.steps}: pass --steps to train further")
     else:

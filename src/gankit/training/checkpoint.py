@@ -134,6 +134,27 @@ def step_checkpoints(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if _STEP_FILE.match(p.name))
 
 
+def remove_partial_writes(folder: Path) -> int:
+    """Delete the temporary files of writes that a kill cut short; returns how many.
+
+    ``atomic_write`` removes its temporary file on any error, but a SIGKILL or
+    a power cut gives it no chance. Only call this when no other process writes
+    to the folder (at resume).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    stale = [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith((".tmp", ".link"))]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def has_checkpoint(folder: Path) -> bool:
+    """Whether the folder holds any checkpoint file, readable or not."""
+    return (Path(folder) / LAST).is_file() or bool(step_checkpoints(folder))
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """A checkpoint's payload, or a CheckpointError naming the file and the fix."""
     path = Path(path)

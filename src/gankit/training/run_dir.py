@@ -54,9 +54,11 @@ def new_run_dir(out: Path, name: str) -> Path:
 
 def existing_run_dir(path: Path) -> Path:
     run_dir = Path(path)
-    if not (run_dir / CHECKPOINTS).is_dir():
+    # A run killed before its first checkpoint has only its config.yaml; it is still a run.
+    if not (run_dir / CHECKPOINTS).is_dir() and not (run_dir / CONFIG_FILE).is_file():
         raise RunDirectoryError(
-            f"'{run_dir}' is not a gankit run folder (no checkpoints/ inside): pass the folder that training created"
+            f"'{run_dir}' is not a gankit run folder (no checkpoints/ or config.yaml inside): "
+            "pass the folder that training created"
         )
     return run_dir
 

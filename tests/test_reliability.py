@@ -1,0 +1,98 @@
+"""Crash safety: a training process SIGKILLed at random moments resumes to bit-identical weights."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+import gankit.api as api
+from gankit.config import build_config
+from gankit.training.checkpoint import step_checkpoints
+
+from conftest import TINY_TOY
+
+STEPS = 120
+# A checkpoint every step makes a kill during a checkpoint write likely, not lucky.
+OVERRIDES = TINY_TOY + ["train.checkpoint_every=1", "train.keep_checkpoints=2", "train.log_every=5"]
+
+
+def _start(args, env):
+    return subprocess.Popen([sys.executable, "-m", "gankit", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_sigkill_at_random_moments_then_resume_gives_bitwise_identical_weights(tmp_path):
+    straight = api.train(build_config("wgan-gp-8gaussians", overrides=OVERRIDES + [f"train.steps={STEPS}"]),
+                         out=tmp_path, name="straight", progress=False, log=lambda _: None)
+    run_dir = tmp_path / "killed"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    first = ["train", "--preset", "wgan-gp-8gaussians", "--out", tmp_path, "--name", "killed",
+             "--steps", STEPS, "--no-progress", *OVERRIDES]
+    resume = ["train", "--resume", run_dir, "--no-progress"]
+    chooser = random.Random(0)
+    kills, checkpoints_seen = 0, []
+    for attempt in range(4):
+        process = _start([str(a) for a in (first if attempt == 0 else resume)], env)
+        # Wait until this process has written a new checkpoint, then kill it a random moment later.
+        before = {p.name for p in step_checkpoints(run_dir / "checkpoints")}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            now = {p.name for p in step_checkpoints(run_dir / "checkpoints")}
+            if now - before:
+                break
+            time.sleep(0.02)
+        time.sleep(chooser.uniform(0.0, 0.4))
+        if process.poll() is not None:
+            break  # it finished before we could kill it
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        kills += 1
+        checkpoints_seen.append(sorted(p.name for p in step_checkpoints(run_dir / "checkpoints"))[-1])
+    assert kills >= 3, f"only {kills} kills landed: the machine is faster than the test assumes"
+    final = _start([str(a) for a in resume], env)
+    _, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err
+    assert len(set(checkpoints_seen)) == len(checkpoints_seen)  # every session made progress
+    expected = torch.load(straight.path / "checkpoints/last.pt", weights_only=True)
+    actual = torch.load(run_dir / "checkpoints/last.pt", weights_only=True)
+    assert actual["step"] == expected["step"] == STEPS
+    for part in ("generator", "critic", "generator_optimizer", "critic_optimizer"):
+        flat_expected = _tensors(expected[part])
+        flat_actual = _tensors(actual[part])
+        assert flat_expected.keys() == flat_actual.keys()
+        for key in flat_expected:
+            assert torch.equal(flat_expected[key], flat_actual[key]), f"{part}.{key} differs after {kills} kills"
+    # Writes cut short by a kill leave temporary files; resuming removes them.
+    assert not [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+
+
+def _tensors(tree, prefix=""):
+    """Every tensor in a nested state dict, keyed by its path."""
+    found = {}
+    if isinstance(tree, torch.Tensor):
+        found[prefix] = tree
+    elif isinstance(tree, dict):
+        for key, value in tree.items():
+            found.update(_tensors(value, f"{prefix}/{key}"))
+    elif isinstance(tree, (list, tuple)):
+        for index, value in enumerate(tree):
+            found.update(_tensors(value, f"{prefix}/{index}"))
+    return found
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_step_zero(tmp_path):
+    import shutil
+
+    config = build_config("wgan-gp-8gaussians", overrides=TINY_TOY + ["train.steps=3"])
+    done = api.train(config, out=tmp_path, name="run", progress=False, log=lambda _: None)
+    expected = [p.detach().clone() for p in done.generator.parameters()]
+    shutil.rmtree(tmp_path / "run/checkpoints")  # as if killed before the first checkpoint
+    messages = []
+    resumed = api.resume(tmp_path / "run", progress=False, log=messages.append)
+    assert any("no checkpoint yet" in m for m in messages)
+    assert resumed.step == 3
+    assert all(torch.equal(a, b) for a, b in zip(expected, resumed.generator.parameters()))
