@@ -133,6 +133,13 @@ def resume(
     return _run_from_trainer(trainer)
 
 
+def _first_mismatch(error: RuntimeError) -> str:
+    """One line out of torch's multi-line load_state_dict report: its first detail."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = lines[1] if len(lines) > 1 else (lines[0] if lines else "unknown mismatch")
+    return detail[:160]
+
+
 def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Run:
     """A run (folder) or a checkpoint (.pt) ready to sample from; no dataset needed."""
     path = Path(path)
@@ -152,7 +159,10 @@ def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Run
         try:
             model.load_state_dict(model_weights)
         except RuntimeError as err:
-            raise CheckpointError(f"the checkpoint's {role} does not match its config ({str(err)[:120]})") from None
+            raise CheckpointError(
+                f"the checkpoint's {role} does not match the architecture its config describes "
+                f"({_first_mismatch(err)}): it was edited or written by another gankit; use an untouched checkpoint"
+            ) from None
     target = resolve_device(device)
     generator.to(target).eval()
     critic.to(target).eval()

@@ -14,7 +14,7 @@ from gankit.data import Dataset
 from gankit.errors import EvaluationError
 from gankit.evaluation import metrics as _registered  # noqa: F401  (importing registers the metrics)
 from gankit.evaluation.context import EvalContext
-from gankit.evaluation.features import FeatureExtractor, build_extractor, choose_feature_space
+from gankit.evaluation.features import FeatureExtractor, build_extractor, choose_feature_space, find_inception_weights
 from gankit.evaluation.registry import Metric, parse_metric_names, select_metrics
 from gankit.sampling import generate, latent_noise
 
@@ -68,6 +68,8 @@ class Evaluator:
         self.seed = seed
         self.device = device
         self.feature_space = choose_feature_space(features, dataset.sample_shape[0]) if dataset.kind == "images" else "none"
+        if inception_weights is not None:
+            find_inception_weights(inception_weights)  # a wrong path is a mistake even where no metric needs it
         self.inception_weights = inception_weights
         # Real samples: a seeded subset (all of them when there are fewer), drawn once.
         count = min(self.samples, len(dataset))

@@ -20,6 +20,7 @@ import os
 import pickle
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -162,12 +163,17 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint '{path}' does not exist: pass a run folder or a .pt file that gankit wrote")
     _verify_checksum(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # A foreign pickle makes torch warn about its protocol; the error below says all the user needs.
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
+        # torch's message is a page long; the line naming the offending global is the useful part.
+        named = [line.strip() for line in str(err).splitlines() if "Unsupported" in line or "GLOBAL" in line]
+        what = f" ({named[0][:120]})" if named else ""
         raise CheckpointError(
-            f"refused to load '{path}': it holds objects other than tensors and plain data ({first[:120]}); "
-            "only load checkpoints written by gankit"
+            f"refused to load '{path}': it holds objects other than tensors and plain data{what}, "
+            "which could run code; only load checkpoints written by gankit"
         ) from None
     except Exception as err:  # noqa: BLE001 - torch raises many types for damaged files
         raise CheckpointError(
