@@ -133,3 +133,29 @@ def test_bad_input_is_one_line_exit_2_and_touches_nothing(workspace, capsys, arg
 
 def test_the_table_covers_at_least_thirty_bad_inputs():
     assert len(CASES) >= 30
+
+
+def test_a_full_disk_during_a_checkpoint_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import gankit.training.checkpoint as checkpoint
+
+    args = ["train", "--preset", "wgan-gp-8gaussians", "--out", str(tmp_path), "--name", "toy", "--no-progress",
+            *TINY_TOY, "train.checkpoint_every=2"]
+    assert main(args + ["--steps", "2"]) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "toy/checkpoints").iterdir()}
+    real_atomic_write = checkpoint.atomic_write
+
+    def disk_fills_mid_write(path, write):
+        def partial(handle):
+            handle.write(b"the first bytes")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_atomic_write(path, partial)
+
+    monkeypatch.setattr(checkpoint, "atomic_write", disk_fills_mid_write)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "toy"), "--steps", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "No space left on device" in err and "previous checkpoint is intact" in err
+    after = {p.name: p.read_bytes() for p in (tmp_path / "toy/checkpoints").iterdir()}
+    assert after == before

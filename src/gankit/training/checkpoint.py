@@ -89,6 +89,21 @@ def save_checkpoint(folder: Path, step: int, payload: dict[str, Any], keep: int)
     data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     target = folder / step_filename(step)
+    try:
+        _write_checkpoint_files(folder, target, data, digest)
+    except OSError as err:
+        # A full disk or a lost mount: the previous checkpoint is untouched, so say so and how to go on.
+        raise CheckpointError(
+            f"could not write checkpoint '{target}' ({err.strerror or err}): the previous checkpoint is intact; "
+            f"free space or fix the folder, then continue with: gankit train --resume {folder.parent}"
+        ) from None
+    for old in step_checkpoints(folder)[:-keep]:
+        old.unlink(missing_ok=True)
+        checksum_path(old).unlink(missing_ok=True)
+    return target
+
+
+def _write_checkpoint_files(folder: Path, target: Path, data: bytes, digest: str) -> None:
     atomic_write(target, lambda handle: handle.write(data))
     # The sidecar follows the file: a crash between the two leaves a file
     # without a sidecar, which loads unverified (torch still checks its zip structure).
@@ -105,10 +120,6 @@ def save_checkpoint(folder: Path, step: int, payload: dict[str, Any], keep: int)
         atomic_write(folder / LAST, lambda handle: handle.write(data))
     atomic_write(checksum_path(folder / LAST), lambda handle: handle.write(digest.encode() + b"\n"))
     _fsync_directory(folder)
-    for old in step_checkpoints(folder)[:-keep]:
-        old.unlink(missing_ok=True)
-        checksum_path(old).unlink(missing_ok=True)
-    return target
 
 
 def _verify_checksum(path: Path) -> None:
