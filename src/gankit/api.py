@@ -27,6 +27,7 @@ from gankit.training.checkpoint import (
     load_latest_checkpoint,
     remove_partial_writes,
 )
+from gankit.training.distributed import init_distributed
 from gankit.training.logging import MetricsLog
 from gankit.training.run_dir import CHECKPOINTS, CONFIG_FILE, existing_run_dir, new_run_dir, write_config
 from gankit.training.trainer import Trainer, describe_data, resolve_device
@@ -81,19 +82,31 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> Run:
-    """Train a new run in ``out/name`` (name defaults to the preset's) and return it."""
+    """Train a new run in ``out/name`` (name defaults to the preset's) and return it.
+
+    Under torchrun every rank trains its slice of each batch; rank 0 alone
+    creates the folder and writes into it, and the other ranks' ``Run.path`` is None.
+    """
     config = resolve(config if config is not None else build_config())
+    dist, device = init_distributed(config.train.device)
+    log = log if dist.is_main else _silent
     dataset = load_data(config)
     log(f"data: {dataset.description}")
     # Build everything before creating the folder, so that a bad setting
     # leaves nothing behind that would block the corrected command.
-    trainer = Trainer(config, dataset, run_dir=None, progress=progress, log=log)
-    run_dir = new_run_dir(Path(out), name or config.preset or config.objective.name)
-    trainer.run_dir = run_dir
-    write_config(run_dir, config.to_dict())
-    log(f"run folder: {run_dir}  ({config.objective.name}, {config.model.arch}, device {trainer.device})")
+    trainer = Trainer(config, dataset, run_dir=None, progress=progress and dist.is_main, log=log, dist=dist, device=device)
+    if dist.is_main:
+        run_dir = new_run_dir(Path(out), name or config.preset or config.objective.name)
+        trainer.run_dir = run_dir
+        write_config(run_dir, config.to_dict())
+        processes = f", {dist.world_size} processes" if dist.enabled else ""
+        log(f"run folder: {run_dir}  ({config.objective.name}, {config.model.arch}, device {trainer.device}{processes})")
     trainer.fit(config.train.steps)
     return _run_from_trainer(trainer)
+
+
+def _silent(message: str) -> None:
+    """The log of ranks other than 0: one voice is enough."""
 
 
 def resume(
@@ -103,9 +116,12 @@ def resume(
     log: Callable[[str], None] = print,
     device: str | None = None,
 ) -> Run:
-    """Continue a run from its newest good checkpoint, to ``steps`` (default: its configured steps)."""
+    """Continue a run from its newest good checkpoint, to ``steps`` (default: its configured steps).
+
+    Every rank of a torchrun job reads the same checkpoint; the number of
+    processes may differ from the run that wrote it.
+    """
     run_dir = existing_run_dir(Path(run_dir))
-    remove_partial_writes(run_dir / CHECKPOINTS)
     if has_checkpoint(run_dir / CHECKPOINTS):
         state = load_latest_checkpoint(run_dir / CHECKPOINTS, warn=log)
         config = config_from_dict(state["config"])
@@ -119,16 +135,24 @@ def resume(
         config.train.steps = steps
     if device is not None:
         config.train.device = device
+    dist, rank_device = init_distributed(config.train.device)
+    log = log if dist.is_main else _silent
+    if dist.is_main:
+        remove_partial_writes(run_dir / CHECKPOINTS)
     dataset = load_data(config)
     log(f"data: {dataset.description}")
-    trainer = Trainer(config, dataset, run_dir=run_dir, progress=progress, log=log)
+    trainer = Trainer(
+        config, dataset, run_dir=run_dir if dist.is_main else None, progress=progress and dist.is_main, log=log,
+        dist=dist, device=rank_device if dist.enabled else None,
+    )
     if state is not None:
         trainer.load_state_dict(state)
     if trainer.step >= config.train.steps:
         log(f"{run_dir} is already at step {trainer.step} of {config.train.steps}: pass --steps to train further")
     else:
         log(f"resuming {run_dir} at step {trainer.step} of {config.train.steps}")
-        write_config(run_dir, config.to_dict())
+        if dist.is_main:
+            write_config(run_dir, config.to_dict())
         trainer.fit(config.train.steps)
     return _run_from_trainer(trainer)
 

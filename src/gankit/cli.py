@@ -49,6 +49,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help="continue a run exactly where its last checkpoint left it (default RUN: --out/--name)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to metrics.jsonl)")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="data-parallel over N processes on this machine: shorthand for "
+        "'torchrun --standalone --nproc-per-node N -m gankit train ...' (the global batch stays train.batch_size)",
+    )
     p.set_defaults(handler=_cmd_train)
 
 
@@ -65,8 +72,50 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
     return [f"{key}={value}" for key, value in pairs if value is not None]
 
 
+def _relaunch_under_torchrun(nproc: int, argv: Sequence[str]) -> int:
+    """Replace this process by torchrun running the same command without --nproc.
+
+    torchrun is PyTorch's own launcher: gankit starts it rather than managing
+    worker processes itself, so the single-machine shortcut and a multi-node
+    job behave the same.
+    """
+    import os
+
+    if nproc < 1:
+        raise ConfigError(f"--nproc must be at least 1, got {nproc}")
+    if os.environ.get("WORLD_SIZE"):
+        raise ConfigError("--nproc cannot be used inside a torchrun job: torchrun already chose the processes")
+    rest, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--nproc":
+            skip = True
+            continue
+        if arg.startswith("--nproc="):
+            continue
+        rest.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+               "-m", "gankit", *rest]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import gankit.api as api
+    from gankit.training.distributed import shutdown_distributed
+
+    if args.nproc is not None:
+        return _relaunch_under_torchrun(args.nproc, args.argv)
+    try:
+        return _train_or_resume(api, args)
+    finally:
+        shutdown_distributed()
+
+
+def _train_or_resume(api, args: argparse.Namespace) -> int:
 
     progress = not args.no_progress
     if args.resume is not None:
@@ -84,6 +133,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if run.interrupted:
         # 130 is the shell's code for "stopped by Ctrl-C": scripts chaining on success stop here too.
         return 130
+    if run.path is None:  # a torchrun rank other than 0: rank 0 reports
+        return 0
     print(f"done: {run.path} at step {run.step}; samples in {run.path}/samples, checkpoint in {run.path}/checkpoints")
     return 0
 
@@ -213,7 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     # key=value overrides may sit anywhere among the options; argparse only
     # collects positionals that come together, so gather the rest here.
+    argv = list(sys.argv[1:] if argv is None else argv)
     args, extra = parser.parse_known_args(argv)
+    args.argv = argv
     overrides = [e for e in extra if "=" in e and not e.startswith("-")]
     unknown = [e for e in extra if e not in overrides]
     if unknown or (overrides and args.command != "train"):

@@ -89,6 +89,8 @@ class Objective:
         # three, but only correct when the critic scores each sample on its
         # own; the trainer turns it off for critics with batch statistics.
         self.fused_critic_forward = fused_critic_forward
+        # (rank, world size): set by a data-parallel trainer so that random draws cover the global batch.
+        self.shard: tuple[int, int] = (0, 1)
 
     # -- what subclasses define -------------------------------------------------
     def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
@@ -113,7 +115,7 @@ class Objective:
         labels = [batch.real_labels, batch.fake_labels]
         points = None
         if self.uses_penalty:
-            points = penalty_points(self.params.penalty_points, batch.real, batch.fake)
+            points = penalty_points(self.params.penalty_points, batch.real, batch.fake, self.shard)
             points.requires_grad_(True)
             parts.append(points)
             labels.append(None)

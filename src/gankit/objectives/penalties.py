@@ -16,10 +16,18 @@ import torch
 from torch import Tensor
 
 
-def _interpolate(a: Tensor, b: Tensor) -> Tensor:
+# (rank, world size) of data-parallel training. Each rank draws the weights of
+# the whole global batch and keeps its slice, so N processes draw the same
+# numbers as one process with the same global batch.
+Shard = tuple[int, int]
+SINGLE_PROCESS: Shard = (0, 1)
+
+
+def _interpolate(a: Tensor, b: Tensor, shard: Shard = SINGLE_PROCESS) -> Tensor:
     """A uniformly random point on the segment between a[i] and b[i], per sample."""
-    shape = (a.shape[0],) + (1,) * (a.dim() - 1)
-    alpha = torch.rand(shape, device=a.device, dtype=a.dtype)
+    rank, world = shard
+    shape = (a.shape[0] * world,) + (1,) * (a.dim() - 1)
+    alpha = torch.rand(shape, device=a.device, dtype=a.dtype)[rank * a.shape[0]:(rank + 1) * a.shape[0]]
     return torch.lerp(b, a, alpha)
 
 
@@ -27,36 +35,38 @@ def _shuffled(x: Tensor) -> Tensor:
     return x[torch.randperm(x.shape[0], device=x.device)]
 
 
-def real_fake_interpolates(real: Tensor, fake: Tensor) -> Tensor:
+def real_fake_interpolates(real: Tensor, fake: Tensor, shard: Shard = SINGLE_PROCESS) -> Tensor:
     """Random interpolates of real and fake pairs: WGAN-GP's r(x)."""
-    return _interpolate(real, fake)
+    return _interpolate(real, fake, shard)
 
 
-def within_set_interpolates(real: Tensor, fake: Tensor) -> Tensor:
+# The shuffling strategies pair samples within a rank's slice, so under data
+# parallelism they are statistically, not numerically, equal to one process.
+def within_set_interpolates(real: Tensor, fake: Tensor, shard: Shard = SINGLE_PROCESS) -> Tensor:
     """Interpolates of real with real and of fake with fake, both halves kept."""
     return torch.cat([_interpolate(real, _shuffled(real)), _interpolate(fake, _shuffled(fake))])
 
 
-def mixed_pair_interpolates(real: Tensor, fake: Tensor) -> Tensor:
+def mixed_pair_interpolates(real: Tensor, fake: Tensor, shard: Shard = SINGLE_PROCESS) -> Tensor:
     """Pool real and fake, then interpolate random pairs of the pool."""
     pool = torch.cat([real, fake])
     return _interpolate(_shuffled(pool)[: real.shape[0]], _shuffled(pool)[: real.shape[0]])
 
 
-def real_and_fake(real: Tensor, fake: Tensor) -> Tensor:
+def real_and_fake(real: Tensor, fake: Tensor, shard: Shard = SINGLE_PROCESS) -> Tensor:
     """The raw mix of real and fake samples (PyTorch-GAN's WGAN-div choice)."""
     return torch.cat([real, fake])
 
 
-def real_only(real: Tensor, fake: Tensor) -> Tensor:
+def real_only(real: Tensor, fake: Tensor, shard: Shard = SINGLE_PROCESS) -> Tensor:
     return real
 
 
-def fake_only(real: Tensor, fake: Tensor) -> Tensor:
+def fake_only(real: Tensor, fake: Tensor, shard: Shard = SINGLE_PROCESS) -> Tensor:
     return fake
 
 
-PenaltyPoints = Callable[[Tensor, Tensor], Tensor]
+PenaltyPoints = Callable[[Tensor, Tensor, Shard], Tensor]
 
 PENALTY_POINTS: dict[str, PenaltyPoints] = {
     "real-fake": real_fake_interpolates,
@@ -68,9 +78,9 @@ PENALTY_POINTS: dict[str, PenaltyPoints] = {
 }
 
 
-def penalty_points(strategy: str, real: Tensor, fake: Tensor) -> Tensor:
+def penalty_points(strategy: str, real: Tensor, fake: Tensor, shard: Shard = SINGLE_PROCESS) -> Tensor:
     """Detached points drawn from r(x), ready to have their input gradient taken."""
-    return PENALTY_POINTS[strategy](real.detach(), fake.detach()).detach()
+    return PENALTY_POINTS[strategy](real.detach(), fake.detach(), shard).detach()
 
 
 def input_gradient_norms(scores: Tensor, points: Tensor) -> Tensor:

@@ -29,6 +29,7 @@ from gankit.objectives import CriticBatch, objective_class
 from gankit.report.plots import save_curves, save_wasserstein_comparison, save_image_grid, save_points_plot
 from gankit.sampling import generate, latent_noise
 from gankit.training.checkpoint import save_checkpoint
+from gankit.training.distributed import SINGLE, DistributedContext, convert_batch_norm_for
 from gankit.training.ema import GeneratorEMA
 from gankit.training.logging import MetricsLog, ProgressBar, TensorBoardLog, read_metrics
 from gankit.training.optimizers import build_optimizer
@@ -110,10 +111,14 @@ class Trainer:
         run_dir: Path | None = None,
         progress: bool = True,
         log: Callable[[str], None] = print,
+        dist: DistributedContext = SINGLE,
+        device: str | None = None,
     ):
         self.config = config
         train = config.train
-        self.device = resolve_device(train.device)
+        self.dist = dist
+        # Under torchrun each rank has its own device (cuda:LOCAL_RANK), given by the caller.
+        self.device = resolve_device(device or train.device)
         self.dataset = dataset.to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress = progress
@@ -121,8 +126,12 @@ class Trainer:
 
         seed_everything(train.seed)
         shape, classes = dataset.sample_shape, dataset.num_classes
-        self.generator = build_generator(config.model, shape, classes).to(self.device)
-        self.critic = build_critic(config.model, shape, classes).to(self.device)
+        self.generator = convert_batch_norm_for(dist, build_generator(config.model, shape, classes), self.device)
+        self.critic = convert_batch_norm_for(dist, build_critic(config.model, shape, classes), self.device)
+        self.generator.to(self.device)
+        self.critic.to(self.device)
+        dist.broadcast_parameters(self.generator)
+        dist.broadcast_parameters(self.critic)
         critic_couples_batch = has_batch_statistics(self.critic)
         self.objective = objective_class(config.objective.name)(
             config.objective.params, fused_critic_forward=not critic_couples_batch
@@ -136,7 +145,10 @@ class Trainer:
         self.generator_optimizer = build_optimizer(self.generator.parameters(), config.optim.generator)
         self.critic_optimizer = build_optimizer(self.critic.parameters(), config.optim.critic)
         self.critic_steps_for = SCHEDULES[train.critic_schedule](train.n_critic)
-        self.sampler = DeviceBatchSampler(len(dataset), train.batch_size, self.device, seed=train.seed + 1)
+        self.objective.shard = (dist.rank, dist.world_size)
+        self.sampler = DeviceBatchSampler(
+            len(dataset), train.batch_size, self.device, seed=train.seed + 1, rank=dist.rank, world_size=dist.world_size
+        )
         self.ema = GeneratorEMA(self.generator, train.ema_decay) if train.ema_decay > 0 else None
 
         preview = POINTS_PER_PLOT if dataset.kind == "points" else train.sample_grid_size
@@ -155,7 +167,7 @@ class Trainer:
     def _build_evaluator(self) -> Evaluator | None:
         """Built up front so that a bad metric name or missing weights fail before any training."""
         e = self.config.eval
-        if e.every == 0:
+        if e.every == 0 or not self.dist.is_main:  # rank 0 evaluates for everyone
             return None
         return Evaluator(
             self.dataset, metrics=e.metrics, samples=e.samples, features=e.features,
@@ -167,7 +179,9 @@ class Trainer:
         return self.dataset.batch(self.sampler.next_indices())
 
     def _noise(self, n: int) -> Tensor:
-        return torch.randn(n, self.config.model.latent_dim, device=self.device)
+        """``n`` latent codes: this rank's slice of the global batch's codes, so every rank's RNG stays in step."""
+        noise = torch.randn(n * self.dist.world_size, self.config.model.latent_dim, device=self.device)
+        return self.dist.shard(noise)
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.train.precision == "bf16")
@@ -183,6 +197,7 @@ class Trainer:
             loss, stats = self.objective.critic_loss(self.critic, CriticBatch(real, fake.float(), labels, labels))
         self.critic_optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.dist.average_gradients(self.critic)
         self.critic_optimizer.step()
         self.objective.after_critic_step(self.critic)
         return stats
@@ -199,6 +214,7 @@ class Trainer:
                 loss, stats = self.objective.generator_loss(self.critic, fake, labels)
             self.generator_optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            self.dist.average_gradients(self.generator)
             self.generator_optimizer.step()
         finally:
             self.critic.requires_grad_(True)
@@ -229,16 +245,24 @@ class Trainer:
         elapsed_before = self.elapsed
         self._interval_start = (self.step, session_start)
         stop = _StopRequest()
+        stopping = False
         try:
             with stop.installed():
-                while self.step < total_steps and not stop.requested:
+                while self.step < total_steps and not stopping:
                     self.train_step()
                     bar.advance()
                     self.elapsed = elapsed_before + time.perf_counter() - session_start
                     out_of_time = train.max_seconds is not None and self.elapsed >= train.max_seconds
+                    stopping = stop.requested
+                    if self.dist.enabled:
+                        # Ranks must stop at the same step, or the others wait forever in a collective.
+                        flags = self.dist.any(torch.tensor([float(out_of_time), float(stopping)]))
+                        out_of_time, stopping = bool(flags[0]), bool(flags[1])
                     last = self.step == total_steps or out_of_time
-                    checkpoint_due = writing and (self.step % train.checkpoint_every == 0 or last)
-                    if self.step % train.log_every == 0 or last or checkpoint_due:
+                    checkpoint_step = self.step % train.checkpoint_every == 0 or last
+                    checkpoint_due = writing and checkpoint_step
+                    # The same schedule on every rank: statistics are averaged over ranks at each flush.
+                    if self.step % train.log_every == 0 or last or checkpoint_step:
                         self._flush_stats(metrics, board, bar)
                     if writing and (self.step % train.sample_every == 0 or last):
                         self.save_samples(self.run_dir / SAMPLES / f"step_{self.step:08d}.png")
@@ -250,8 +274,9 @@ class Trainer:
                     if out_of_time:
                         bar.write(f"time budget of {train.max_seconds:g} s reached at step {self.step}")
                         break
-                if stop.requested and writing:
+                if stopping:
                     self._flush_stats(metrics, board, bar)
+                if stopping and writing:
                     path = self.save_checkpoint()
                     bar.write(f"interrupted: saved {path}; continue with: gankit train --resume {self.run_dir}")
             if writing:
@@ -262,14 +287,14 @@ class Trainer:
                 metrics.close()
             if board is not None:
                 board.close()
-        self.interrupted = stop.requested
+        self.interrupted = stopping
 
     def _flush_stats(self, metrics: MetricsLog | None, board: TensorBoardLog | None, bar: ProgressBar) -> None:
         """Average the pending statistics with one host sync; stop if any is not finite."""
         if not self._pending:
             return
         keys = list(self._pending)
-        means = torch.stack([torch.stack(self._pending[k]).float().mean() for k in keys]).tolist()
+        means = self.dist.average(torch.stack([torch.stack(self._pending[k]).float().mean() for k in keys])).tolist()
         self._pending = {}
         values = dict(zip(keys, means))
         for key, value in values.items():

@@ -1,0 +1,95 @@
+"""Data parallelism on the CPU with gloo, two processes, launched by torchrun (through --nproc)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import TINY_TOY
+
+# After 6 generator steps (30 critic steps) the parameters of a 2-process run
+# and a 1-process run differ only by the order of float sums in the gradient
+# average: measured ~3e-8; this bound leaves room for other CPUs.
+TOLERANCE = 1e-5
+TINY = TINY_TOY + ["train.checkpoint_every=3", "train.log_every=3"]
+
+
+def gankit(*args, timeout=240):
+    env = {**os.environ, "GANKIT_DIST_TIMEOUT": "60"}
+    result = subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], capture_output=True, text=True,
+                            timeout=timeout, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def train(out, name, preset, steps, nproc=None, *extra):
+    launch = ["--nproc", nproc] if nproc else []
+    return gankit("train", "--preset", preset, "--out", out, "--name", name, "--steps", steps, "--no-progress",
+                  *TINY, *extra, *launch)
+
+
+def weights(run_dir):
+    return torch.load(run_dir / "checkpoints/last.pt", weights_only=True)
+
+
+def max_difference(a, b):
+    return max((a[part][key] - b[part][key]).abs().max().item() for part in ("generator", "critic") for key in a[part])
+
+
+@pytest.mark.parametrize("preset", ["wgan-gp-8gaussians", "nsgan-8gaussians"])
+def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path, preset):
+    train(tmp_path, "one", preset, 6)
+    result = train(tmp_path, "two", preset, 6, 2)
+    assert "2 processes" in result.stdout
+    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
+    assert one["step"] == two["step"] == 6
+    assert max_difference(one, two) < TOLERANCE
+    # Only rank 0 writes: one metrics line per logged step, not two.
+    steps = [line for line in (tmp_path / "two/metrics.jsonl").read_text().splitlines()]
+    assert len(steps) == len((tmp_path / "one/metrics.jsonl").read_text().splitlines())
+
+
+def test_checkpoints_move_between_process_counts(tmp_path):
+    preset = "wgan-gp-8gaussians"
+    train(tmp_path, "straight", preset, 6)
+    train(tmp_path, "two-then-one", preset, 3, 2)
+    gankit("train", "--resume", tmp_path / "two-then-one", "--steps", 6, "--no-progress")
+    train(tmp_path, "one-then-two", preset, 3)
+    gankit("train", "--resume", tmp_path / "one-then-two", "--steps", 6, "--no-progress", "--nproc", 2)
+    straight = weights(tmp_path / "straight")
+    for name in ("two-then-one", "one-then-two"):
+        resumed = weights(tmp_path / name)
+        assert resumed["step"] == 6
+        assert max_difference(straight, resumed) < TOLERANCE, name
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(p) for p in handle.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def test_a_rank_that_dies_stops_the_whole_job_with_a_message(tmp_path):
+    env = {**os.environ, "GANKIT_DIST_TIMEOUT": "30"}
+    command = [sys.executable, "-m", "gankit", "train", "--preset", "wgan-gp-8gaussians", "--out", str(tmp_path),
+               "--name", "dies", "--steps", "100000", "--no-progress", *TINY, "--nproc", "2"]
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (tmp_path / "dies/checkpoints/last.pt").exists():
+        time.sleep(0.2)
+    workers = _children(job.pid)
+    assert len(workers) == 2, f"expected two workers under torchrun, found {workers}"
+    os.kill(workers[1], signal.SIGKILL)  # rank 1 (or 0): either way one rank is gone
+    started = time.monotonic()
+    _, err = job.communicate(timeout=90)  # never a hang: torchrun tears the job down
+    assert job.returncode != 0
+    assert time.monotonic() - started < 90
+    assert "FAILED" in err or "failed" in err
+    assert all(not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+               for pid in workers)
