@@ -78,19 +78,28 @@ def main(argv: list[str] | None = None) -> int:
                     or platform.machine(), "threads": torch.get_num_threads(), "device": args.device},
         "quick": args.quick, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+    out = Path(args.out or Path(__file__).parent / "results" / f"{'quick' if args.quick else 'full'}-{args.device}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every part: a long run interrupted later keeps what it measured
+        out.write_text(json.dumps(result, indent=1))
+
     if "throughput" in parts:
         print("== throughput (gankit)")
         result["throughput"] = throughput(args.device, steps)
+        save()
     if "reference" in parts:
         print("== gankit against the reference-style loop, identical settings")
         result["reference"] = reference(args.device, steps)
         print(_table(result["reference"], list(result["reference"][0])))
+        save()
     if "utilisation" in parts:
         print("== utilisation: achieved FLOP/s of a train step / matmul peak")
         rows = [{"preset": p, "precision": q, **step_utilisation(p, q, args.device)}
                 for p in ("wgan-gp-mnist", "wgan-gp-mnist-mlp") for q in ("fp32", "bf16")]
         result["utilisation"] = rows
         print(_table(rows, list(rows[0])))
+        save()
     if "time-to-quality" in parts:
         budget, every = (90.0, 30.0) if args.quick else (600.0, 60.0)
         print(f"== time to quality (MNIST: reference {budget:.0f} s, then gankit; 25gaussians: up to {budget:.0f} s)")
@@ -101,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({mnist['fraction_of_reference_time']} of the reference's time)")
         print(f"25gaussians: {toy['threshold']}: reached after {toy['seconds_to_threshold']} s; "
               f"last {toy['history'][-1]}")
-    out = Path(args.out or Path(__file__).parent / "results" / f"{'quick' if args.quick else 'full'}-{args.device}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    save()
     print(f"wrote {out}")
     return 0
 
