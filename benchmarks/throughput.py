@@ -1,0 +1,80 @@
+"""Part 1, throughput: how fast gankit's training step runs, per preset and precision.
+
+For each preset the Trainer is built as ``gankit train`` builds it, warmed up,
+then timed over whole generator steps (``benchmarks.timing``). Reported:
+generator steps/s, critic steps/s, and samples/s = critic steps x batch / s
+(the real samples the critic consumes; for MNIST, images/s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from gankit.objectives import OBJECTIVES
+
+from benchmarks.gankit_loop import GankitLoop
+from benchmarks.report import Column, number, table, text
+from benchmarks.settings import benchmark_config, dataset_for
+from benchmarks.timing import median_rates, timed_window, warm_up
+
+# Every objective on an image set and on a toy set, plus the MLP reproduction
+# of PyTorch-GAN's script and the 25-mode toy problem.
+DEFAULT_PRESETS = [f"{objective}-{data}" for data in ("mnist", "8gaussians") for objective in OBJECTIVES]
+DEFAULT_PRESETS += ["wgan-gp-mnist-mlp", "wgan-gp-25gaussians"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    warmup_steps: int  # untimed generator steps
+    rounds: int  # timed windows per configuration; the median is reported
+    seconds: float  # minimum length of a window
+
+
+QUICK = Budget(warmup_steps=2, rounds=1, seconds=1.0)
+FULL = Budget(warmup_steps=5, rounds=3, seconds=2.5)
+
+COLUMNS: list[Column] = [
+    ("preset", "preset", text),
+    ("precision", "precision", text),
+    ("batch_size", "batch", number),
+    ("n_critic", "n_critic", number),
+    ("generator_steps_per_s", "G steps/s", number),
+    ("critic_steps_per_s", "D steps/s", number),
+    ("samples_per_s", "samples/s", number),
+    ("spread", "G steps/s min-max", text),
+]
+
+
+def precisions_for(preset: str, device: str) -> tuple[str, ...]:
+    """bf16 as well as fp32 on image presets; the 2-D toys' tiny matmuls gain nothing from it."""
+    config = benchmark_config(preset, device)
+    return ("fp32", "bf16") if dataset_for(config).kind == "images" else ("fp32",)
+
+
+def measure(preset: str, precision: str, device: str, budget: Budget) -> dict[str, Any]:
+    config = benchmark_config(preset, device, precision)
+    loop = GankitLoop(config)
+    warm_up(loop, budget.warmup_steps)
+    rates = median_rates([timed_window(loop, budget.seconds) for _ in range(budget.rounds)])
+    batch = config.train.batch_size
+    return {
+        "preset": preset,
+        "precision": precision,
+        "batch_size": batch,
+        "n_critic": config.train.n_critic,
+        **rates,
+        "samples_per_s": rates["critic_steps_per_s"] * batch,
+        "spread": f"{rates['generator_steps_per_s_min']:.3g}-{rates['generator_steps_per_s_max']:.3g}",
+    }
+
+
+def run(device: str, budget: Budget, presets: list[str] | None = None,
+        progress: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """One row per (preset, precision); a progress line as each is measured, the table is the caller's."""
+    rows = []
+    for preset in presets or DEFAULT_PRESETS:
+        for precision in precisions_for(preset, device):
+            rows.append(measure(preset, precision, device, budget))
+            progress(f"  {preset} {precision}: {rows[-1]['generator_steps_per_s']:.3g} generator steps/s")
+    return rows
