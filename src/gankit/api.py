@@ -17,9 +17,9 @@ from torch import Tensor, nn
 
 from gankit.config import RunConfig, build_config, config_from_dict, read_yaml_file, resolve
 from gankit.data import Dataset, load_dataset
-from gankit.errors import CheckpointError
+from gankit.errors import CheckpointError, ConfigError
 from gankit.evaluation import EvalResult, Evaluator
-from gankit.models import build_critic, build_generator
+from gankit.networks import build_networks, build_objective
 from gankit.sampling import generate, latent_noise
 from gankit.training.checkpoint import (
     has_checkpoint,
@@ -56,11 +56,37 @@ class Run:
     def kind(self) -> str:
         return self.data["kind"]
 
-    def sample(self, n: int, seed: int | None = 0, labels: Tensor | None = None) -> Tensor:
-        """``n`` samples: images in [-1, 1] (N, C, H, W) or points (N, D)."""
+    @property
+    def num_classes(self) -> int | None:
+        """The classes a conditional run's generator takes (None for an unconditional run)."""
+        return self.generator.num_classes if getattr(self.generator, "conditional", False) else None
+
+    def sample(self, n: int, seed: int | None = 0, labels: Tensor | int | None = None) -> Tensor:
+        """``n`` samples: images in [-1, 1] (N, C, H, W) or points (N, D).
+
+        ``labels`` (conditional runs): one class for all samples, or one per
+        sample; by default the classes in turn.
+        """
         device = next(self.generator.parameters()).device
         noise = latent_noise(n, self.config.model.latent_dim, device, seed=seed)
-        return generate(self.generator, noise, None if labels is None else labels.to(device)).cpu()
+        if labels is not None:
+            labels = self._checked_labels(labels, n).to(device)
+        return generate(self.generator, noise, labels).cpu()
+
+    def _checked_labels(self, labels: Tensor | int, n: int) -> Tensor:
+        classes = self.num_classes
+        if classes is None:
+            raise ConfigError(
+                "this run is not conditional, so it cannot sample a given class: train with model.conditional=true "
+                "(e.g. --preset cgan-mnist) to choose labels"
+            )
+        labels = torch.full((n,), labels, dtype=torch.long) if isinstance(labels, int) else labels.long()
+        if labels.shape != (n,):
+            raise ConfigError(f"labels must be one class or {n} classes, got shape {tuple(labels.shape)}")
+        bad = labels[(labels < 0) | (labels >= classes)]
+        if len(bad):
+            raise ConfigError(f"label {int(bad[0])} is not a class of this run: use 0 to {classes - 1}")
+        return labels
 
 
 def _run_from_trainer(trainer: Trainer) -> Run:
@@ -176,8 +202,7 @@ def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Run
     config = config_from_dict(state["config"])
     data = state["data"]
     shape, classes = tuple(data["sample_shape"]), data["num_classes"]
-    generator = build_generator(config.model, shape, classes)
-    critic = build_critic(config.model, shape, classes)
+    generator, critic = build_networks(config, shape, classes, build_objective(config), data["name"])
     weights = state["ema"] if use_ema and state.get("ema") is not None else state["generator"]
     for role, model, model_weights in (("generator", generator, weights), ("critic", critic, state["critic"])):
         try:
@@ -224,11 +249,13 @@ def evaluate(
     return result
 
 
-def sample(run: Run | str | Path, n: int, seed: int | None = 0, device: str = "cpu") -> Tensor:
-    """``n`` samples from a run, a run folder or a checkpoint."""
+def sample(
+    run: Run | str | Path, n: int, seed: int | None = 0, device: str = "cpu", labels: Tensor | int | None = None
+) -> Tensor:
+    """``n`` samples from a run, a run folder or a checkpoint (of class ``labels`` for a conditional run)."""
     if not isinstance(run, Run):
         run = load_run(run, device=device)
-    return run.sample(n, seed=seed)
+    return run.sample(n, seed=seed, labels=labels)
 
 
 __all__ = ["Run", "build_config", "evaluate", "load_data", "load_run", "resume", "sample", "train"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from gankit import __version__
+from gankit.cli_report import add_report_commands
 from gankit.config import DEFAULT_PRESET, build_config, preset_names, read_preset
 from gankit.errors import ConfigError, GankitError
 
@@ -147,24 +148,41 @@ def _add_sample(subparsers: argparse._SubParsersAction) -> None:
         "'images' (uint8, N x C x H x W) or 'points' (float32, N x 2), any other -o is a folder of PNGs.",
     )
     p.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="a run folder or a .pt checkpoint")
-    p.add_argument("-n", "--num", type=int, default=64, help="how many samples (default 64)")
+    p.add_argument("-n", "--num", type=int, help="how many samples (default 64; with --class-grid, per class: 10)")
     p.add_argument("-o", "--out", required=True, help="output: FILE.png, FILE.npz or a folder")
     p.add_argument("--seed", type=int, default=0, help="latent noise seed (default 0)")
     p.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator even if the run kept an EMA")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    classes = p.add_mutually_exclusive_group()
+    classes.add_argument("--label", type=int, metavar="K", help="conditional runs: draw every sample from class K")
+    classes.add_argument(
+        "--class-grid",
+        action="store_true",
+        help="conditional runs: one row per class, -n samples each (default 10: a 10 x 10 grid on MNIST)",
+    )
     p.set_defaults(handler=_cmd_sample)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
     from gankit.api import load_run
     from gankit.outputs import save_samples
 
-    if args.num < 1:
-        raise ConfigError(f"-n must be at least 1, got {args.num}")
+    num = args.num if args.num is not None else (10 if args.class_grid else 64)
+    if num < 1:
+        raise ConfigError(f"-n must be at least 1, got {num}")
     run = load_run(args.run, device=args.device, use_ema=not args.no_ema)
-    samples = run.sample(args.num, seed=args.seed)
-    print(save_samples(samples, Path(args.out), run.kind, overwrite=args.overwrite))
+    rows = None
+    if args.class_grid:
+        if run.num_classes is None:
+            raise ConfigError("--class-grid needs a conditional run (model.conditional=true), and this one is not")
+        labels = torch.arange(run.num_classes).repeat_interleave(num)
+        samples, rows = run.sample(len(labels), seed=args.seed, labels=labels), num
+    else:
+        samples = run.sample(num, seed=args.seed, labels=args.label)
+    print(save_samples(samples, Path(args.out), run.kind, overwrite=args.overwrite, rows=rows))
     return 0
 
 
@@ -257,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(subparsers)
     _add_eval(subparsers)
     _add_presets(subparsers)
+    add_report_commands(subparsers)
     return parser
 
 

@@ -20,13 +20,14 @@ def _to_uint8(images: Tensor) -> np.ndarray:
     return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
 
 
-def save_samples(samples: Tensor, out: Path, kind: str, overwrite: bool = False) -> str:
+def save_samples(samples: Tensor, out: Path, kind: str, overwrite: bool = False, rows: int | None = None) -> str:
     """Write ``samples`` to ``out``; returns a one-line description of what was written.
 
     ``out`` ending in .png is one grid (images) or scatter plot (points);
     ending in .npz holds ``images`` (uint8, N x C x H x W) or ``points``
     (float32, N x 2); anything else is a folder of numbered PNGs (images only).
-    Existing files are never replaced unless ``overwrite``.
+    Existing files are never replaced unless ``overwrite``. ``rows`` sets a
+    grid's images per row (default: a square grid).
     """
     out = Path(out)
     suffix = out.suffix.lower()
@@ -44,7 +45,7 @@ def save_samples(samples: Tensor, out: Path, kind: str, overwrite: bool = False)
         if kind == "points":
             save_points_plot(samples, out)
             return f"wrote a scatter plot of {len(samples)} points to {out}"
-        save_image_grid(samples, out)
+        save_image_grid(samples, out, rows=rows)
         return f"wrote a grid of {len(samples)} images to {out}"
     if suffix:
         raise OutputError(f"cannot write samples as '{suffix}': use a .png grid, an .npz file or a folder name")

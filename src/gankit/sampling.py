@@ -22,7 +22,13 @@ def generate(
     labels: Tensor | None = None,
     batch_size: int = 512,
 ) -> Tensor:
-    """``generator(noise)`` in eval mode (batch norm uses running statistics), in batches."""
+    """``generator(noise)`` in eval mode (batch norm uses running statistics), in batches.
+
+    A conditional generator given no labels draws the classes in turn
+    (0, 1, ..., K-1, 0, ...), so any sample of it covers the classes evenly.
+    """
+    if labels is None:
+        labels = balanced_labels(generator, noise.shape[0], noise.device)
     was_training = generator.training
     generator.eval()
     try:
@@ -33,3 +39,10 @@ def generate(
         return torch.cat(chunks)
     finally:
         generator.train(was_training)
+
+
+def balanced_labels(generator: nn.Module, n: int, device: torch.device | str) -> Tensor | None:
+    """Labels ``0, 1, ..., K-1, 0, ...`` for a conditional generator of K classes; None for an unconditional one."""
+    if not getattr(generator, "conditional", False):
+        return None
+    return torch.arange(n, device=device) % generator.num_classes

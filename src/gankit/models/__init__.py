@@ -7,13 +7,20 @@ shape) and ``dcgan`` (square 28, 32 or 64 pixel images).
 """
 
 from gankit.models.base import Critic, Generator
-from gankit.models.builders import build_critic, build_generator
+from gankit.models.builders import build_critic, build_generator, conditioning_classes
+from gankit.models.heads import AutoEncoderHead, CriticHead, LatentCodes, QHead, ScoreHead
 from gankit.models.config import ACTIVATIONS, ARCHITECTURES, NORMALIZATIONS, ModelConfig
 from gankit.models.inspection import has_batch_statistics
 
 __all__ = [
     "ACTIVATIONS",
     "ARCHITECTURES",
+    "AutoEncoderHead",
+    "CriticHead",
+    "LatentCodes",
+    "QHead",
+    "ScoreHead",
+    "conditioning_classes",
     "NORMALIZATIONS",
     "Critic",
     "Generator",

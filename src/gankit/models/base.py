@@ -1,28 +1,35 @@
-"""What every generator and critic shares: shapes, and the place class labels will enter.
+"""What every generator and critic shares: shapes, and the place class labels enter.
 
-Conditioning is not built yet, but its seams are: every model passes its
-input through ``_condition_input`` before the first layer, and sizes that
-first layer with ``_conditioned_width``. A conditional version overrides
-these two (an ``nn.Embedding`` of ``num_classes`` whose output is joined to
-the input as extra features or channels) and the architectures stay as they are.
+Conditioning (CGAN) is one mechanism for every architecture and objective:
+a model built with ``num_classes`` owns an ``nn.Embedding`` of the labels and
+joins it to its input before the first layer, as extra features (vectors:
+``z`` or flattened samples) or as extra constant channels (images). Every
+model passes its input through ``_condition_input`` and sizes its first
+layer with ``_conditioned_width``, so the architectures themselves know
+nothing about labels.
 """
 
 from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
 
 class GANModule(nn.Module):
     """Base of the models: the sample shape, and the one hook labels go through."""
 
-    def __init__(self, sample_shape: tuple[int, ...], num_classes: int | None) -> None:
+    def __init__(self, sample_shape: tuple[int, ...], num_classes: int | None, label_dim: int = 0) -> None:
         super().__init__()
         self.sample_shape = tuple(sample_shape)
-        # Recorded so that checkpoints and a later conditional version can see
-        # what the data offered; today nothing is built from it.
+        # None for an unconditional model: it ignores whatever labels it is given.
         self.num_classes = num_classes
+        self.label_embedding = nn.Embedding(num_classes, label_dim) if num_classes else None
+
+    @property
+    def conditional(self) -> bool:
+        return self.label_embedding is not None
 
     @property
     def sample_numel(self) -> int:
@@ -30,22 +37,33 @@ class GANModule(nn.Module):
 
     def _conditioned_width(self, width: int) -> int:
         """Features (or channels) the first layer receives once labels are joined to ``width``."""
-        return width
+        return width + (self.label_embedding.embedding_dim if self.label_embedding is not None else 0)
 
     def _condition_input(self, inputs: Tensor, labels: Tensor | None) -> Tensor:
-        """The first layer's input: ``inputs`` with label information joined, when there is any.
+        """The first layer's input: ``inputs`` with the label embedding joined along dimension 1.
 
         Unconditional models ignore ``labels``, so that callers can always pass
-        what the data gives them.
+        what the data gives them. Image inputs ``(B, C, H, W)`` get the
+        embedding as constant maps, one channel per embedding feature.
         """
-        return inputs
+        if self.label_embedding is None:
+            return inputs
+        if labels is None:
+            # A bug of the caller, not of the user: sampling code supplies labels for conditional models.
+            raise ValueError("this model is conditional: pass class labels with the inputs")
+        embedded = self.label_embedding(labels).to(inputs.dtype)
+        if inputs.dim() == 4:
+            embedded = embedded[:, :, None, None].expand(-1, -1, inputs.shape[2], inputs.shape[3])
+        return torch.cat([inputs, embedded], dim=1)
 
 
 class Generator(GANModule):
     """Maps latent codes ``[B, latent_dim]`` to samples ``[B, *sample_shape]``."""
 
-    def __init__(self, latent_dim: int, sample_shape: tuple[int, ...], num_classes: int | None) -> None:
-        super().__init__(sample_shape, num_classes)
+    def __init__(
+        self, latent_dim: int, sample_shape: tuple[int, ...], num_classes: int | None, label_dim: int = 0
+    ) -> None:
+        super().__init__(sample_shape, num_classes, label_dim)
         self.latent_dim = latent_dim
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:  # pragma: no cover - abstract
@@ -53,10 +71,29 @@ class Generator(GANModule):
 
 
 class Critic(GANModule):
-    """Maps samples ``[B, *sample_shape]`` to raw scores ``[B]`` (no link function applied)."""
+    """Maps samples ``[B, *sample_shape]`` to raw scores ``[B]`` (no link function applied).
 
-    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:  # pragma: no cover - abstract
+    ``features`` is everything before the last layer and ``score_features``
+    the last layer, so that heads which share the critic's body (InfoGAN's Q)
+    can read the body once.
+    """
+
+    #: Values per sample of the last layer: 1 for a score, more for an encoder's code.
+    outputs: int = 1
+
+    def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def last_layer(self, features: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def score_features(self, features: Tensor) -> Tensor:
+        """The last layer on ``features``: scores ``[B]``, or ``[B, outputs]`` for an encoder."""
+        out = self.last_layer(features).flatten(start_dim=1)
+        return out.squeeze(1) if self.outputs == 1 else out
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.score_features(self.features(x, labels))
 
 
 def is_image_shape(sample_shape: tuple[int, ...]) -> bool:

@@ -1,31 +1,86 @@
-"""Build a run's generator and critic from its ``model:`` config and the data's shape."""
+"""Build a run's generator and critic from its ``model:`` config, the data's shape and the objective's needs."""
 
 from __future__ import annotations
 
-from torch import nn
-
+from gankit.errors import ConfigError
 from gankit.models.base import Critic, Generator
 from gankit.models.config import ModelConfig
 from gankit.models.dcgan import DCGANCritic, DCGANGenerator
+from gankit.models.heads import (
+    AutoEncoderCritic,
+    AutoEncoderHead,
+    CodedGenerator,
+    CriticHead,
+    InfoCritic,
+    LatentCodes,
+    QHead,
+    ScoreHead,
+    decoder_config,
+)
 from gankit.models.mlp import MLPCritic, MLPGenerator
 
 _GENERATORS: dict[str, type[Generator]] = {"mlp": MLPGenerator, "dcgan": DCGANGenerator}
 _CRITICS: dict[str, type[Critic]] = {"mlp": MLPCritic, "dcgan": DCGANCritic}
 
 
-def build_generator(cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None) -> nn.Module:
+def conditioning_classes(cfg: ModelConfig, num_classes: int | None, data_name: str = "the data") -> int | None:
+    """The classes the models condition on: the data's when ``model.conditional``, else None."""
+    if not cfg.conditional:
+        return None
+    if not num_classes:
+        raise ConfigError(
+            f"model.conditional is true but {data_name} has no class labels: use a labelled dataset "
+            "(mnist, digits, cifar10, a folder of class sub-folders, or a 2-D set whose modes are its classes) "
+            "or set model.conditional=false"
+        )
+    return num_classes
+
+
+def build_generator(
+    cfg: ModelConfig,
+    sample_shape: tuple[int, ...],
+    num_classes: int | None = None,
+    codes: LatentCodes | None = None,
+) -> Generator:
     """The generator ``cfg`` describes for samples of ``sample_shape``; a ConfigError if it cannot be built.
 
-    Weights are drawn from the global torch RNG, so seed it first for a repeatable run.
+    ``num_classes`` is what the data offers; the generator conditions on it
+    only when ``cfg.conditional``. ``codes`` (InfoGAN) reserves the last
+    latent dimensions for structured codes. Weights are drawn from the global
+    torch RNG, so seed it first for a repeatable run.
     """
     cfg.check()
-    return _GENERATORS[cfg.arch](cfg, tuple(sample_shape), num_classes)
+    generator = _GENERATORS[cfg.arch](cfg, tuple(sample_shape), conditioning_classes(cfg, num_classes))
+    if codes is None:
+        return generator
+    if cfg.latent_dim <= codes.width:
+        raise ConfigError(
+            f"model.latent_dim {cfg.latent_dim} leaves no free noise beside InfoGAN's {codes.width} code dimensions "
+            f"({codes.categories} for the category, {codes.continuous} continuous): raise model.latent_dim to at "
+            f"least {codes.width + 1} (the paper uses 62 + {codes.width})"
+        )
+    return CodedGenerator(generator, codes)
 
 
-def build_critic(cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None) -> nn.Module:
-    """The critic ``cfg`` describes for samples of ``sample_shape``; a ConfigError if it cannot be built.
+def build_critic(
+    cfg: ModelConfig,
+    sample_shape: tuple[int, ...],
+    num_classes: int | None = None,
+    head: CriticHead = ScoreHead(),
+) -> Critic:
+    """The critic ``cfg`` describes, shaped as the objective's ``head`` asks; a ConfigError if it cannot be built.
 
-    It returns raw scores of shape ``[B]``: objectives apply their own link functions.
+    It returns raw scores of shape ``[B]`` (energies for auto-encoder
+    critics): objectives apply their own link functions.
     """
     cfg.check()
-    return _CRITICS[cfg.arch](cfg, tuple(sample_shape), num_classes)
+    shape, classes = tuple(sample_shape), conditioning_classes(cfg, num_classes)
+    critic_type = _CRITICS[cfg.arch]
+    if isinstance(head, AutoEncoderHead):
+        encoder = critic_type(cfg, shape, classes, outputs=cfg.autoencoder_code_dim)
+        decoder = _GENERATORS[cfg.arch](decoder_config(cfg, cfg.autoencoder_code_dim), shape, classes)
+        return AutoEncoderCritic(encoder, decoder, head.distance)
+    critic = critic_type(cfg, shape, classes)
+    if isinstance(head, QHead):
+        return InfoCritic(critic, head.outputs, cfg.leaky_slope)
+    return critic

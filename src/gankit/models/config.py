@@ -42,6 +42,12 @@ class ModelConfig:
     # dcgan: channels of the first critic conv and of the last hidden generator conv (2x that at 28
     # pixels); doubles per resolution level
     base_channels: int = 64
+    # CGAN: the generator and critic take the class label, embedded in label_dim features and joined to their
+    # input (extra features for vectors, extra constant channels for images). Needs a labelled dataset.
+    conditional: bool = False
+    label_dim: int = 10
+    # Auto-encoder critics (EBGAN, BEGAN): width of the code between encoder and decoder.
+    autoencoder_code_dim: int = 32
 
     def validate(self) -> list[str]:
         """Problems with the values, each one line naming its ``model.`` key and the fix."""
@@ -63,6 +69,12 @@ class ModelConfig:
             problems.append(f"model.batchnorm_eps must be > 0, got {self.batchnorm_eps}: 1e-5 is PyTorch's default")
         if self.base_channels < 1:
             problems.append(f"model.base_channels must be >= 1, got {self.base_channels}: 64 is DCGAN's width")
+        if self.label_dim < 1:
+            problems.append(f"model.label_dim must be >= 1, got {self.label_dim}: 10 suits ten classes")
+        if self.autoencoder_code_dim < 1:
+            problems.append(
+                f"model.autoencoder_code_dim must be >= 1, got {self.autoencoder_code_dim}: 32 suits MNIST"
+            )
         return problems
 
     def check(self) -> None:

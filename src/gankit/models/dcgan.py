@@ -84,7 +84,7 @@ class DCGANGenerator(Generator):
     """``z -> ConvTranspose2d to the first map -> (ConvTranspose2d x2) ... -> tanh``."""
 
     def __init__(self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None) -> None:
-        super().__init__(cfg.latent_dim, sample_shape, num_classes)
+        super().__init__(cfg.latent_dim, sample_shape, num_classes, cfg.label_dim)
         side = check_image_shape(self.sample_shape)
         first_side, multipliers = _GENERATOR_LADDERS[side]
         channels = [m * cfg.base_channels for m in multipliers]
@@ -114,10 +114,15 @@ class DCGANGenerator(Generator):
 
 
 class DCGANCritic(Critic):
-    """``image -> strided Conv2d blocks down to 4x4 -> Conv2d(., 1, 4) -> [B]`` raw scores."""
+    """``image -> strided Conv2d blocks down to 4x4 -> Conv2d(., outputs, 4)``: scores ``[B]`` or codes.
 
-    def __init__(self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None) -> None:
-        super().__init__(sample_shape, num_classes)
+    ``outputs`` above 1 makes it an encoder (the auto-encoder critics use it so).
+    """
+
+    def __init__(
+        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int = 1
+    ) -> None:
+        super().__init__(sample_shape, num_classes, cfg.label_dim)
         side = check_image_shape(self.sample_shape)
         channels = [m * cfg.base_channels for m in _CRITIC_LADDERS[side]]
 
@@ -128,10 +133,16 @@ class DCGANCritic(Critic):
             conv = nn.Conv2d(in_ch, out_ch, _downsampling_kernel(side), 2, 1, bias=_conv_bias(norm))
             layers += block(conv, norm, nn.LeakyReLU(cfg.leaky_slope))
             in_ch, side = out_ch, (side + 1) // 2
-        layers.append(nn.Conv2d(in_ch, 1, side, 1, 0))  # side is 4 here: one score per sample
         self.body = nn.Sequential(*layers)
+        self.feature_width = in_ch * side * side
+        self.outputs = outputs
+        self.head = nn.Conv2d(in_ch, outputs, side, 1, 0)  # side is 4 here: one score (or code) per sample
         init_dcgan_weights(self)
 
-    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        # flatten, not view: the output of a channels_last conv is not contiguous in NCHW order.
-        return self.body(self._condition_input(x, labels)).flatten(start_dim=1).squeeze(1)
+    def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The last 4x4 feature maps, ``(B, C, 4, 4)``."""
+        return self.body(self._condition_input(x, labels))
+
+    def last_layer(self, features: Tensor) -> Tensor:
+        # score_features flattens with flatten, not view: a channels_last conv's output is not NCHW-contiguous.
+        return self.head(features)

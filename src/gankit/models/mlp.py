@@ -39,7 +39,7 @@ class MLPGenerator(Generator):
     """``z -> hidden blocks -> Linear -> tanh (images) or identity (points) -> reshape``."""
 
     def __init__(self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None) -> None:
-        super().__init__(cfg.latent_dim, sample_shape, num_classes)
+        super().__init__(cfg.latent_dim, sample_shape, num_classes, cfg.label_dim)
         self.hidden, width = _hidden_stack(
             self._conditioned_width(cfg.latent_dim),
             cfg.generator_widths,
@@ -59,10 +59,15 @@ class MLPGenerator(Generator):
 
 
 class MLPCritic(Critic):
-    """``flatten -> hidden blocks -> Linear(., 1) -> [B]`` raw scores."""
+    """``flatten -> hidden blocks -> Linear(., outputs)``: raw scores ``[B]``, or ``[B, outputs]`` codes.
 
-    def __init__(self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None) -> None:
-        super().__init__(sample_shape, num_classes)
+    ``outputs`` above 1 makes it an encoder (the auto-encoder critics use it so).
+    """
+
+    def __init__(
+        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int = 1
+    ) -> None:
+        super().__init__(sample_shape, num_classes, cfg.label_dim)
         self.hidden, width = _hidden_stack(
             self._conditioned_width(self.sample_numel),
             cfg.critic_widths,
@@ -71,9 +76,13 @@ class MLPCritic(Critic):
             cfg,
             "model.critic_norm",
         )
-        self.output = nn.Linear(width, 1)
+        self.feature_width = width
+        self.outputs = outputs
+        self.output = nn.Linear(width, outputs)
 
-    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+    def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         # flatten, not view: inputs may be channels_last or otherwise strided.
-        flat = self._condition_input(x.flatten(start_dim=1), labels)
-        return self.output(self.hidden(flat)).squeeze(1)
+        return self.hidden(self._condition_input(x.flatten(start_dim=1), labels))
+
+    def last_layer(self, features: Tensor) -> Tensor:
+        return self.output(features)

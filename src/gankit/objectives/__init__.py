@@ -5,13 +5,20 @@ from __future__ import annotations
 import difflib
 
 from gankit.errors import ConfigError
-from gankit.objectives.base import CriticBatch, Objective, ObjectiveParams, Recommendation
+from gankit.objectives.base import GRID_ROW, CriticBatch, Objective, ObjectiveParams, Recommendation
+from gankit.objectives.energy import BEGAN, EBGAN
+from gankit.objectives.infogan import InfoGAN
 from gankit.objectives.least_squares import LeastSquaresGAN
+from gankit.objectives.loss_sensitive import LossSensitiveGAN
 from gankit.objectives.minimax import MinimaxGAN, NonSaturatingGAN
 from gankit.objectives.wasserstein import WGAN, WGANGP, WGANDiv
 
 OBJECTIVES: dict[str, type[Objective]] = {
-    cls.name: cls for cls in (MinimaxGAN, NonSaturatingGAN, LeastSquaresGAN, WGAN, WGANGP, WGANDiv)
+    cls.name: cls
+    for cls in (
+        MinimaxGAN, NonSaturatingGAN, LeastSquaresGAN, WGAN, WGANGP, WGANDiv,
+        EBGAN, BEGAN, LossSensitiveGAN, InfoGAN,
+    )
 }
 
 
@@ -27,6 +34,7 @@ def objective_class(name: str) -> type[Objective]:
 
 
 __all__ = [
+    "GRID_ROW",
     "OBJECTIVES",
     "CriticBatch",
     "Objective",

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from gankit.models.heads import CriticHead, LatentCodes, ScoreHead
 from gankit.objectives.penalties import (
     PENALTY_POINTS,
     gradient_norm_penalty,
     input_gradient_norms,
+    penalty_point_labels,
     penalty_points,
 )
 
 Stats = dict[str, Tensor]
+#: Samples per row of the grids ``Objective.sample_grids`` returns.
+GRID_ROW = 10
 
 
 @dataclass
@@ -65,12 +69,17 @@ class Recommendation:
 
 @dataclass
 class CriticBatch:
-    """What one critic step sees: a real batch and a generated batch."""
+    """What one critic step sees: a real batch, a generated batch and the latent codes that made it."""
 
     real: Tensor
     fake: Tensor
     real_labels: Tensor | None = None
     fake_labels: Tensor | None = None
+    latent: Tensor | None = None  # the z behind ``fake`` (InfoGAN reads its codes back)
+
+
+def _identity(value: Tensor) -> Tensor:
+    return value
 
 
 class Objective:
@@ -91,6 +100,18 @@ class Objective:
         self.fused_critic_forward = fused_critic_forward
         # (rank, world size): set by a data-parallel trainer so that random draws cover the global batch.
         self.shard: tuple[int, int] = (0, 1)
+        # Averages a tensor over data-parallel ranks (set by the trainer): state that adapts during
+        # training (BEGAN's k_t) must move the same way on every rank.
+        self.average: Callable[[Tensor], Tensor] = _identity
+
+    # -- what the networks must be --------------------------------------------
+    def critic_head(self) -> CriticHead:
+        """The critic this objective needs: a plain score by default."""
+        return ScoreHead()
+
+    def latent_codes(self) -> LatentCodes | None:
+        """Structured codes the generator's latent carries (InfoGAN), or None."""
+        return None
 
     # -- what subclasses define -------------------------------------------------
     def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
@@ -115,10 +136,11 @@ class Objective:
         labels = [batch.real_labels, batch.fake_labels]
         points = None
         if self.uses_penalty:
-            points = penalty_points(self.params.penalty_points, batch.real, batch.fake, self.shard)
+            kind = self.params.penalty_points
+            points = penalty_points(kind, batch.real, batch.fake, self.shard)
             points.requires_grad_(True)
             parts.append(points)
-            labels.append(None)
+            labels.append(penalty_point_labels(kind, batch.real_labels, batch.fake_labels))
         scores = critic_scores(critic, parts, labels, fused=self.fused_critic_forward)
         real_scores, fake_scores = scores[0], scores[1]
         loss = self.critic_link(real_scores, fake_scores)
@@ -135,13 +157,20 @@ class Objective:
         return loss, stats
 
     def generator_loss(
-        self, critic: nn.Module, fake: Tensor, fake_labels: Tensor | None = None
+        self, critic: nn.Module, fake: Tensor, fake_labels: Tensor | None = None, latent: Tensor | None = None
     ) -> tuple[Tensor, Stats]:
         loss = self.generator_link(critic(fake, fake_labels).float())
         return loss, {"generator_loss": loss.detach()}
 
     def after_critic_step(self, critic: nn.Module) -> None:
-        """A constraint applied after each critic optimiser step (e.g. clipping)."""
+        """A constraint applied after each critic optimiser step (e.g. clipping), or a state update."""
+
+    def sample_grids(self, generator: nn.Module, noise: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+        """Extra sample grids this objective's runs should show, by file stem, e.g. InfoGAN's code sweeps.
+
+        Each value is a batch of samples meant to be drawn as rows of ``GRID_ROW`` samples.
+        """
+        return {}
 
     def state_dict(self) -> dict[str, Tensor]:
         """Tensors the objective adapts during training (BEGAN's k_t...)."""

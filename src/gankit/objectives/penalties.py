@@ -15,6 +15,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from gankit.errors import ConfigError
+
 
 # (rank, world size) of data-parallel training. Each rank draws the weights of
 # the whole global batch and keeps its slice, so N processes draw the same
@@ -81,6 +83,29 @@ PENALTY_POINTS: dict[str, PenaltyPoints] = {
 def penalty_points(strategy: str, real: Tensor, fake: Tensor, shard: Shard = SINGLE_PROCESS) -> Tensor:
     """Detached points drawn from r(x), ready to have their input gradient taken."""
     return PENALTY_POINTS[strategy](real.detach(), fake.detach(), shard).detach()
+
+
+# The strategies whose points each come from one known sample, so a conditional critic knows their class.
+_POINT_LABELS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    # The trainer gives fake[i] the label of real[i], so their interpolate keeps it.
+    "real-fake": lambda real, fake: real,
+    "mixed": lambda real, fake: torch.cat([real, fake]),
+    "real": lambda real, fake: real,
+    "fake": lambda real, fake: fake,
+}
+
+
+def penalty_point_labels(strategy: str, real_labels: Tensor | None, fake_labels: Tensor | None) -> Tensor | None:
+    """The class labels of ``penalty_points(strategy, ...)`` for a conditional critic (None when unconditional)."""
+    if real_labels is None or fake_labels is None:
+        return None
+    if strategy not in _POINT_LABELS:
+        # Shuffled pairs mix two classes: no label describes the point between them.
+        raise ConfigError(
+            f"objective.penalty_points '{strategy}' pairs samples of different classes, which a conditional "
+            f"critic cannot score: use one of {', '.join(_POINT_LABELS)} with model.conditional"
+        )
+    return _POINT_LABELS[strategy](real_labels, fake_labels)
 
 
 def input_gradient_norms(scores: Tensor, points: Tensor) -> Tensor:

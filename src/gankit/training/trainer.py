@@ -24,8 +24,9 @@ from gankit.config import RunConfig
 from gankit.data import Dataset
 from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
 from gankit.evaluation import Evaluator
-from gankit.models import build_critic, build_generator, has_batch_statistics
-from gankit.objectives import CriticBatch, objective_class
+from gankit.models import has_batch_statistics
+from gankit.networks import build_networks, build_objective
+from gankit.objectives import GRID_ROW, CriticBatch
 from gankit.report.plots import save_curves, save_wasserstein_comparison, save_image_grid, save_points_plot
 from gankit.sampling import generate, latent_noise
 from gankit.training.checkpoint import save_checkpoint
@@ -126,16 +127,16 @@ class Trainer:
 
         seed_everything(train.seed)
         shape, classes = dataset.sample_shape, dataset.num_classes
-        self.generator = convert_batch_norm_for(dist, build_generator(config.model, shape, classes), self.device)
-        self.critic = convert_batch_norm_for(dist, build_critic(config.model, shape, classes), self.device)
+        self.objective = build_objective(config)
+        generator, critic = build_networks(config, shape, classes, self.objective, dataset.name)
+        self.generator = convert_batch_norm_for(dist, generator, self.device)
+        self.critic = convert_batch_norm_for(dist, critic, self.device)
         self.generator.to(self.device)
         self.critic.to(self.device)
         dist.broadcast_parameters(self.generator)
         dist.broadcast_parameters(self.critic)
         critic_couples_batch = has_batch_statistics(self.critic)
-        self.objective = objective_class(config.objective.name)(
-            config.objective.params, fused_critic_forward=not critic_couples_batch
-        )
+        self.objective.fused_critic_forward = not critic_couples_batch
         if self.objective.uses_penalty and critic_couples_batch:
             raise ConfigError(
                 f"model.critic_norm '{config.model.critic_norm}' couples the samples of a batch, which makes "
@@ -146,16 +147,13 @@ class Trainer:
         self.critic_optimizer = build_optimizer(self.critic.parameters(), config.optim.critic)
         self.critic_steps_for = SCHEDULES[train.critic_schedule](train.n_critic)
         self.objective.shard = (dist.rank, dist.world_size)
+        self.objective.average = dist.average
         self.sampler = DeviceBatchSampler(
             len(dataset), train.batch_size, self.device, seed=train.seed + 1, rank=dist.rank, world_size=dist.world_size
         )
         self.ema = GeneratorEMA(self.generator, train.ema_decay) if train.ema_decay > 0 else None
 
-        preview = POINTS_PER_PLOT if dataset.kind == "points" else train.sample_grid_size
-        self.fixed_noise = latent_noise(preview, config.model.latent_dim, self.device, seed=train.seed + 2)
-        self.fixed_labels = (
-            torch.arange(preview, device=self.device) % classes if classes else None
-        )
+        self.fixed_noise, self.fixed_labels = self._preview_inputs(train.seed + 2)
         self.evaluator = self._build_evaluator()
         self.step = 0
         self.elapsed = 0.0  # training seconds over all sessions of this run
@@ -163,6 +161,25 @@ class Trainer:
         self._last_labels: Tensor | None = None
         self.interrupted = False
         self._interval_start = (0, time.perf_counter())
+
+    def _preview_inputs(self, seed: int) -> tuple[Tensor, Tensor | None]:
+        """The fixed noise (and labels) of the sample grids drawn during training.
+
+        A conditional image model's grid has one class per row, GRID_ROW samples each.
+        """
+        classes = self.dataset.num_classes
+        if self.dataset.kind == "points":
+            n = POINTS_PER_PLOT
+        elif self.generator.conditional:
+            n = classes * GRID_ROW
+        else:
+            n = self.config.train.sample_grid_size
+        noise = latent_noise(n, self.config.model.latent_dim, self.device, seed=seed)
+        if not classes:
+            return noise, None
+        if self.generator.conditional and self.dataset.kind != "points":
+            return noise, torch.arange(classes, device=self.device).repeat_interleave(GRID_ROW)
+        return noise, torch.arange(n, device=self.device) % classes
 
     def _build_evaluator(self) -> Evaluator | None:
         """Built up front so that a bad metric name or missing weights fail before any training."""
@@ -188,13 +205,15 @@ class Trainer:
 
     def critic_step(self) -> dict[str, Tensor]:
         real, labels = self._draw_real()
+        latent = self._noise(real.shape[0])
         with torch.no_grad(), self._autocast():
-            fake = self.generator(self._noise(real.shape[0]), labels)
+            fake = self.generator(latent, labels)
         self._last_labels = labels
         with self._autocast():
             # Generated samples enter the critic in float32, like the real ones, so that the
             # penalty's interpolates mix two float32 tensors.
-            loss, stats = self.objective.critic_loss(self.critic, CriticBatch(real, fake.float(), labels, labels))
+            batch = CriticBatch(real, fake.float(), labels, labels, latent)
+            loss, stats = self.objective.critic_loss(self.critic, batch)
         self.critic_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.dist.average_gradients(self.critic)
@@ -210,8 +229,9 @@ class Trainer:
         self.critic.requires_grad_(False)
         try:
             with self._autocast():
-                fake = self.generator(self._noise(n), labels)
-                loss, stats = self.objective.generator_loss(self.critic, fake, labels)
+                latent = self._noise(n)
+                fake = self.generator(latent, labels)
+                loss, stats = self.objective.generator_loss(self.critic, fake, labels, latent)
             self.generator_optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.dist.average_gradients(self.generator)
@@ -344,10 +364,19 @@ class Trainer:
             real, _ = self.dataset.batch(torch.arange(min(len(self.dataset), POINTS_PER_PLOT), device=self.device))
             save_points_plot(samples, path, real=real, title=f"step {self.step}")
         else:
-            save_image_grid(samples, path)
+            save_image_grid(samples, path, rows=GRID_ROW if self.generator.conditional else None)
+
+    def save_objective_grids(self) -> None:
+        """The objective's own grids (InfoGAN: one code varied at a time), as samples/<name>.png."""
+        if self.dataset.kind == "points":
+            return
+        grids = self.objective.sample_grids(self.sampling_generator, self.fixed_noise, self.fixed_labels)
+        for name, samples in grids.items():
+            save_image_grid(samples, self.run_dir / SAMPLES / f"{name}.png", rows=GRID_ROW)
 
     def save_final_artifacts(self) -> None:
         self.save_samples(self.run_dir / SAMPLES / "final.png")
+        self.save_objective_grids()
         title = f"{self.config.preset or self.config.objective.name} on {self.dataset.name}"
         records = read_metrics(self.run_dir / "metrics.jsonl")
         save_curves(records, self.run_dir / CURVES, title=title)

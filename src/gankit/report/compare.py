@@ -1,0 +1,145 @@
+"""comparison.html: several runs side by side, for choosing between objectives or settings.
+
+Numbers such as FD, exact W1 or mode coverage only compare across runs that
+saw the same data at the same size, so runs trained on different data are
+refused unless the caller insists (``force``): a page that silently put
+MNIST's FD next to CIFAR-10's would invite a wrong conclusion.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from gankit.errors import ConfigError, DataError
+from gankit.report.figures import DEFAULT_MEDIAN_WINDOW, overlay_figure
+from gankit.report.html import Page, figure_png
+from gankit.report.run_data import RunData, ordered_keys
+from gankit.report.run_report import CURVE_WIDTH, check_median_window
+
+COMPARISON_FILE = "comparison.html"
+
+
+def run_labels(runs: Sequence[RunData]) -> list[str]:
+    """Short, distinct names: the folder names, with their parent folder where two share a name."""
+    names = [run.name for run in runs]
+    labels = []
+    for run, name in zip(runs, names):
+        if names.count(name) > 1:
+            name = f"{run.path.resolve().parent.name}/{name}"
+        labels.append(name)
+    # The same folder given twice still gets two distinct labels.
+    return [f"{label} ({i + 1})" if labels.count(label) > 1 else label for i, label in enumerate(labels)]
+
+
+def check_same_data(runs: Sequence[RunData], labels: Sequence[str]) -> None:
+    """Refuse runs trained on different data, naming each run's dataset and the way round it."""
+    signatures = {run.data_signature for run in runs}
+    if len(signatures) > 1:
+        which = ", ".join(f"{label}: {run.describe_data()}" for run, label in zip(runs, labels))
+        raise DataError(
+            f"these runs were trained on different data ({which}), so their metrics do not compare: "
+            "compare runs of one dataset, or pass --force to compare them anyway"
+        )
+
+
+def _final_table(runs: Sequence[RunData], labels: Sequence[str]) -> tuple[list[str], list[list[object]]]:
+    """Quantities down the side, runs across: a few runs stay readable however many metrics there are."""
+    rows: list[list[object]] = [
+        ["objective"] + [run.setting("objective.name") for run in runs],
+        ["final step"] + [run.final_step for run in runs],
+        ["training time (s)"] + [run.training_seconds for run in runs],
+        ["mean steps/s"] + [run.mean_steps_per_s for run in runs],
+    ]
+    evaluation = _union(run.keys(evaluation=True) for run in runs)
+    training = [k for k in _union(run.keys(evaluation=False) for run in runs) if k != "steps_per_s"]
+    for key in evaluation:
+        rows.append([f"{key} (last)"] + [run.last(key) for run in runs])
+    for key in training:
+        rows.append([f"{key} (last logged)"] + [run.last(key) for run in runs])
+    return ["", *labels], rows
+
+
+def _union(key_lists: Iterable[list[str]]) -> list[str]:
+    """Every key of the lists, once each, in the usual order."""
+    return ordered_keys({key for keys in key_lists for key in keys})
+
+
+def _shared(runs: Sequence[RunData], evaluation: bool) -> list[str]:
+    """Quantities logged by at least two runs (or by the only run): the ones an overlay can compare."""
+    keys = _union(run.keys(evaluation) for run in runs)
+    needed = min(2, len(runs))
+    return [k for k in keys if sum(k in run.keys(evaluation) for run in runs) >= needed]
+
+
+def build_comparison_page(
+    runs: Sequence[RunData], median_window: int = DEFAULT_MEDIAN_WINDOW, notes: Sequence[str] = ()
+) -> Page:
+    """The comparison of loaded runs, not yet written (the data check is the caller's)."""
+    labels = run_labels(runs)
+    written = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    datasets = {run.describe_data() for run in runs}
+    data = runs[0].describe_data() if len(datasets) == 1 else "different data"
+    page = Page(
+        f"Comparison of {len(runs)} runs on {data}",
+        subtitle=", ".join(labels),
+        footer=f"written by gankit on {written}",
+    )
+    summary = page.section("Final numbers")
+    for note in notes:
+        summary.add_text(note)
+    columns, rows = _final_table(runs, labels)
+    summary.add_table(columns, rows)
+    summary.add_table(
+        ("run", "folder", "preset", "data"),
+        [(label, str(run.path), run.setting("preset"), run.describe_data()) for run, label in zip(runs, labels)],
+    )
+    for heading, evaluation in (("Evaluation metrics", True), ("Training curves", False)):
+        keys = _shared(runs, evaluation)
+        if not keys:
+            continue
+        figures = []
+        for key in keys:
+            curves = [
+                (label, i, *run.series(key))
+                for i, (run, label) in enumerate(zip(runs, labels))
+                if key in run.keys(evaluation)
+            ]
+            figures.append((figure_png(overlay_figure(key, curves, median_window)), ""))
+        page.section(heading).add_gallery(figures, min_width=CURVE_WIDTH)
+    finals = [(run.final_samples, label) for run, label in zip(runs, labels) if run.final_samples is not None]
+    missing = [label for run, label in zip(runs, labels) if run.final_samples is None]
+    if finals or missing:
+        section = page.section("Final samples")
+        if missing:
+            section.add_text(f"No samples/final.png in: {', '.join(missing)} (training did not finish).")
+        section.add_gallery(finals, min_width=260)
+    return page
+
+
+def write_comparison(
+    run_dirs: Sequence[str | Path],
+    out_path: str | Path,
+    force: bool = False,
+    median_window: int = DEFAULT_MEDIAN_WINDOW,
+    notes: Sequence[str] = (),
+) -> Path:
+    """Write one page comparing ``run_dirs`` to ``out_path`` and return its path.
+
+    Runs trained on different data (``data.name``, ``image_size``,
+    ``channels`` of their config.yaml) raise DataError unless ``force``.
+    ``notes`` are lines of text put above the table (the zoo lists failed runs there).
+    """
+    if not run_dirs:
+        raise ConfigError("nothing to compare: pass at least one run folder")
+    check_median_window(median_window)
+    runs = [RunData.load(path) for path in run_dirs]
+    if not force:
+        check_same_data(runs, run_labels(runs))
+    out_path = Path(out_path)
+    if out_path.is_dir():
+        out_path = out_path / COMPARISON_FILE
+    if not out_path.parent.is_dir():
+        raise ConfigError(f"cannot write '{out_path}': the folder '{out_path.parent}' does not exist")
+    return build_comparison_page(runs, median_window, notes).write(out_path)

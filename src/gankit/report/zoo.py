@@ -1,0 +1,177 @@
+"""The zoo: train several objectives on the same data under the same budget, then compare them.
+
+    run_zoo(data="25gaussians", steps=2000)       # GAN, NS-GAN, LSGAN, WGAN, WGAN-GP, WGAN-div
+    run_zoo(data="mnist", max_seconds=120)        # the MNIST presets, two minutes of training each
+
+Every run gets the same dataset, the same step count or wall-time budget and
+the same extra overrides, so the comparison page differs between runs only in
+what the presets choose (objective, networks, optimiser). All configs are
+built, and all run folders checked, before the first run trains: a typo in
+the last preset name should not surface an hour into the sweep.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from gankit.config import RunConfig, build_config, preset_names, read_preset
+from gankit.errors import ConfigError, RunDirectoryError, TrainingDiverged
+from gankit.report.compare import COMPARISON_FILE, write_comparison
+from gankit.report.run_data import RunData
+from gankit.training.run_dir import check_run_name
+
+DEFAULT_DATA = "25gaussians"
+DEFAULT_STEPS = 2000  # the toy presets' own length; used when neither steps nor max_seconds is given
+OBJECTIVES = ("gan", "nsgan", "lsgan", "wgan", "wgan-gp", "wgan-div")
+TOY_DATA = ("8gaussians", "25gaussians", "swissroll")
+# With only a time budget the step count must not stop a run first; no
+# machine reaches this many generator steps in any sensible budget.
+UNBOUNDED_STEPS = 1_000_000_000
+
+
+def default_presets(data: str) -> list[str]:
+    """The zoo of ``data``: one preset per objective of ``OBJECTIVES`` that gankit ships for it.
+
+    The 2-D sets share the 8gaussians presets (same networks and optimisers;
+    the data is overridden); MNIST has its own presets with convolutional nets.
+    """
+    if data in TOY_DATA:
+        suffix = "8gaussians"
+    elif data == "mnist":
+        suffix = "mnist"
+    else:
+        raise ConfigError(
+            f"there is no default zoo for data '{data}': use one of {', '.join(TOY_DATA + ('mnist',))}, "
+            "or name the presets to train (--presets a,b)"
+        )
+    available = set(preset_names())
+    return [f"{objective}-{suffix}" for objective in OBJECTIVES if f"{objective}-{suffix}" in available]
+
+
+def _run_name(preset: str, data: str | None) -> str:
+    """The preset's name, with its dataset swapped for the zoo's: wgan-gp-8gaussians -> wgan-gp-25gaussians."""
+    own = (read_preset(preset).get("data") or {}).get("name")
+    if data is None or own == data:
+        return preset
+    suffix = f"-{own}"
+    base = preset[: -len(suffix)] if own and preset.endswith(suffix) else preset
+    return f"{base}-{data}"
+
+
+@dataclass
+class _Entry:
+    name: str
+    config: RunConfig
+
+
+def _plan(
+    presets: Sequence[str],
+    data: str | None,
+    steps: int | None,
+    max_seconds: float | None,
+    overrides: Sequence[str],
+    out: Path,
+) -> list[_Entry]:
+    """Every run's config and folder name, checked before anything trains."""
+    if not presets:
+        raise ConfigError("the zoo needs at least one preset")
+    if steps is not None and steps < 1:
+        raise ConfigError(f"the zoo's step budget must be at least 1, got {steps}")
+    if max_seconds is not None and max_seconds <= 0:
+        raise ConfigError(f"the zoo's time budget must be more than 0 seconds, got {max_seconds:g}")
+    budget = []
+    if steps is None and max_seconds is None:
+        steps = DEFAULT_STEPS
+    budget.append(f"train.steps={steps if steps is not None else UNBOUNDED_STEPS}")
+    if max_seconds is not None:
+        budget.append(f"train.max_seconds={max_seconds}")
+    data_override = [f"data.name={data}"] if data is not None else []
+    entries = []
+    for preset in presets:
+        # The budget comes last: every run must get the same one, whatever the overrides say.
+        config = build_config(preset, overrides=data_override + list(overrides) + budget)
+        name = check_run_name(_run_name(preset, data))
+        if any(entry.name == name for entry in entries):
+            raise ConfigError(f"preset '{preset}' is listed twice (both would train into '{out / name}')")
+        if (out / name).exists():
+            raise RunDirectoryError(
+                f"'{out / name}' already exists: pass another --out for this zoo, or remove the old runs"
+            )
+        entries.append(_Entry(name, config))
+    datasets = {(e.config.data.name, e.config.data.image_size, e.config.data.channels) for e in entries}
+    if len(datasets) > 1:
+        which = ", ".join(f"{e.name}: {e.config.data.name}" for e in entries)
+        raise ConfigError(f"these presets train on different data ({which}): pass --data to train them all on one")
+    return entries
+
+
+def _quiet(message: str) -> None:
+    """The log of a run when the zoo was asked for no progress output."""
+
+
+def run_zoo(
+    presets: Sequence[str] | None = None,
+    data: str | None = None,
+    steps: int | None = None,
+    max_seconds: float | None = None,
+    out: str | Path = "runs/zoo",
+    overrides: Sequence[str] = (),
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Train each preset into ``out/NAME`` on the same data and budget; return the comparison page's path.
+
+    ``presets`` defaults to the zoo of ``data`` (``default_presets``); ``data``
+    defaults to the presets' own dataset, or 25gaussians when no presets are
+    given. ``steps`` and ``max_seconds`` are the budget (both may be given;
+    the first reached stops a run); with neither, every run trains
+    ``DEFAULT_STEPS`` steps. ``overrides`` are ``key=value`` settings applied
+    to every run. A run that diverges is reported and the sweep goes on; on
+    Ctrl-C the finished runs are compared before the interrupt propagates.
+    """
+    import gankit.api as api
+
+    if presets is None:
+        data = data or DEFAULT_DATA
+        presets = default_presets(data)
+    out = Path(out)
+    entries = _plan(list(presets), data, steps, max_seconds, overrides, out)
+    out.mkdir(parents=True, exist_ok=True)
+    say = log if progress else _quiet
+    total, trained, notes = len(entries), [], []
+    interrupted = False
+    for index, entry in enumerate(entries, start=1):
+        say(f"[{index}/{total}] {entry.name} ...")
+        start = time.perf_counter()
+        try:
+            run = api.train(entry.config, out=out, name=entry.name, progress=progress, log=say)
+        except TrainingDiverged as err:
+            say(f"[{index}/{total}] {entry.name} diverged: {err}")
+            notes.append(f"{entry.name} diverged and is shown up to its last logged step: {err}")
+            trained.append(out / entry.name)
+            continue
+        trained.append(out / entry.name)
+        say(f"[{index}/{total}] {entry.name} done: step {run.step} in {time.perf_counter() - start:.1f} s")
+        if run.interrupted:
+            interrupted = True
+            notes.append(f"the zoo was interrupted during {entry.name}; the presets after it did not train")
+            break
+    # A run that failed before logging anything has nothing to compare.
+    comparable = [path for path in trained if _has_records(path)]
+    if not comparable:
+        raise TrainingDiverged("no run of the zoo logged anything to compare: see the messages above")
+    page = write_comparison(comparable, out / COMPARISON_FILE, notes=notes)
+    say(f"comparison of {len(comparable)} runs: {page}")
+    if interrupted:
+        raise KeyboardInterrupt
+    return page
+
+
+def _has_records(path: Path) -> bool:
+    try:
+        return bool(RunData.load(path).records)
+    except RunDirectoryError:
+        return False
