@@ -120,8 +120,9 @@ def test_every_preset_builds_names_itself_and_has_a_description(name):
     config = build_config(name)
     assert config.preset == name
     assert read_preset(name)["description"]
-    objective, _, rest = name.partition("-")
-    assert name.startswith(config.objective.name + "-")
+    # Conditional presets are named c<objective>-<data> (cgan-mnist, cwgan-gp-mnist).
+    prefix = "c" if config.model.conditional else ""
+    assert name.startswith(prefix + config.objective.name + "-")
     assert config.data.name in name
 
 

@@ -66,6 +66,12 @@ def metrics_without_timing(run_dir):
     ("wgan-gp-8gaussians", ["train.ema_decay=0.9"]),
     ("wgan-8gaussians", ["train.critic_schedule=wgan"]),
     ("nsgan-8gaussians", []),
+    # Issue 5's objectives, with the state they keep (EBGAN's adapted margin, BEGAN's k_t):
+    ("ebgan-8gaussians", ["objective.margin_adaptation=true", "objective.adaptation_momentum=0.5"]),
+    ("began-8gaussians", ["objective.lambda_k=0.1"]),
+    ("loss-sensitive-8gaussians", []),
+    ("infogan-8gaussians", []),
+    ("cwgan-gp-8gaussians", []),
 ])
 def test_resume_gives_the_same_numbers_as_a_run_that_never_stopped(tmp_path, preset, extra):
     overrides = TINY_TOY + ["train.checkpoint_every=3", "train.log_every=1", *extra]
@@ -75,7 +81,7 @@ def test_resume_gives_the_same_numbers_as_a_run_that_never_stopped(tmp_path, pre
     assert resumed.step == straight.step == 7
     a = torch.load(tmp_path / "straight/checkpoints/last.pt", weights_only=True)
     b = torch.load(tmp_path / "split/checkpoints/last.pt", weights_only=True)
-    for part in ("generator", "critic", "ema"):
+    for part in ("generator", "critic", "ema", "objective"):
         if a[part] is None:
             continue
         for key in a[part]:

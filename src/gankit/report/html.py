@@ -52,6 +52,7 @@ caption { text-align: left; font-weight: 600; padding: 4px 0; }
 th, td { border: 1px solid #dde1e6; padding: 3px 10px; text-align: left; vertical-align: top; }
 th { background: #eef1f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.kv td.num { text-align: left; }
 tr:nth-child(even) td { background: #fafbfc; }
 pre { background: #f2f4f6; padding: 8px 10px; overflow-x: auto; font-size: 0.88em; }
 figure { margin: 8px 0; }
@@ -141,16 +142,22 @@ class Section:
         """A two-column table of names and values."""
         pairs = items.items() if isinstance(items, Mapping) else items
         rows = [(key, value) for key, value in pairs]
-        return self.add_table(("", ""), rows, caption=caption, header=False)
+        return self.add_table(("", ""), rows, caption=caption, header=False, css_class="kv")
 
     def add_table(
-        self, columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: str = "", header: bool = True
+        self,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        caption: str = "",
+        header: bool = True,
+        css_class: str = "",
     ) -> "Section":
         """A table: ``columns`` names the header cells, each row gives one value per column.
 
         The first cell of each row is a header cell, since reports label their rows.
+        Numbers are right-aligned so that columns of them line up.
         """
-        parts = ["<table>"]
+        parts = [f'<table class="{html.escape(css_class, quote=True)}">' if css_class else "<table>"]
         if caption:
             parts.append(f"<caption>{html.escape(caption)}</caption>")
         if header:

@@ -49,6 +49,15 @@ def _fsync_directory(folder: Path) -> None:
         os.close(fd)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
     """Call ``write(file_object)`` on a temporary file, then move it to ``path``.
 
@@ -58,6 +67,8 @@ def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would (0644 under umask 022).
+        os.chmod(tmp_name, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
