@@ -15,6 +15,7 @@ TINY_TOY = [
     "train.tensorboard=false",
     "train.device=cpu",
     "eval.every=0",  # the toy presets evaluate every 250 steps; tests that want it turn it on
+    "train.figure_every=0",  # 2-D critic figures cost a matplotlib frame each; their own tests turn them on
 ]
 
 

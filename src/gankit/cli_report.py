@@ -1,4 +1,4 @@
-"""The report commands: ``gankit report``, ``gankit compare`` and ``gankit zoo``.
+"""The report commands: ``gankit report``, ``gankit diagnose``, ``gankit compare`` and ``gankit zoo``.
 
 They live apart from ``gankit.cli`` so that the training commands and the
 pages can change independently; ``gankit.cli.build_parser`` adds them with
@@ -16,6 +16,11 @@ from gankit.errors import ConfigError
 EPILOG_REPORT = """examples:
   gankit report runs/wgan-gp-8gaussians                   # writes runs/wgan-gp-8gaussians/report.html
   gankit report runs/wgan-gp-mnist --median-window 51     # smoother Wasserstein curve
+"""
+
+EPILOG_DIAGNOSE = """examples:
+  gankit diagnose runs/wgan-8gaussians        # clipping: weights at +-c, layer norms drifting apart
+  gankit diagnose runs/wgan-gp-8gaussians     # the penalty: level layer norms, ||grad D|| near 1
 """
 
 EPILOG_COMPARE = """examples:
@@ -63,7 +68,7 @@ def _positive_float(text: str) -> float:
 
 
 def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``report``, ``compare`` and ``zoo`` to the ``gankit`` command's subparsers."""
+    """Add ``report``, ``diagnose``, ``compare`` and ``zoo`` to the ``gankit`` command's subparsers."""
     from gankit.report.figures import DEFAULT_MEDIAN_WINDOW
     from gankit.report.zoo import DEFAULT_DATA, DEFAULT_STEPS, OBJECTIVES, TOY_DATA
 
@@ -82,6 +87,23 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
         f"(default {DEFAULT_MEDIAN_WINDOW}; 0 or 1: raw curve only)",
     )
     p.set_defaults(handler=_cmd_report)
+
+    p = subparsers.add_parser(
+        "diagnose",
+        help="the WGAN-GP paper's diagnostics: critic layer gradient norms, weight histograms, gradient norms at r(x)",
+        description="Write RUN/diagnose.html and RUN/diagnostics/*.png: the critic loss's gradient norm per critic "
+        "layer over training (vanishing or exploding under clipping), histograms of the critic's weights (the "
+        "pile-up at +-c under clipping) and the distribution of ||grad D(x)|| at real samples, generated samples "
+        "and their interpolates (whether the Lipschitz constraint holds).",
+        epilog=EPILOG_DIAGNOSE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run", metavar="RUN", help="a run folder that training created")
+    p.add_argument("--points", type=_positive_int, default=1000, metavar="N",
+                   help="real samples (and as many generated ones and interpolates) to take gradients at (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples and interpolates (default 0)")
+    p.add_argument("--device", default="cpu", help="device to compute on (default cpu)")
+    p.set_defaults(handler=_cmd_diagnose)
 
     p = subparsers.add_parser(
         "compare",
@@ -127,6 +149,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from gankit.report.run_report import write_run_report
 
     print(write_run_report(Path(args.run), median_window=args.median_window))
+    return 0
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from gankit.report.diagnose import diagnose
+
+    result = diagnose(Path(args.run), points=args.points, seed=args.seed, device=args.device)
+    if result.clip_value is not None and result.share_at_clip:
+        shares = ", ".join(f"{layer} {share:.0%}" for layer, share in result.share_at_clip.items())
+        print(f"critic weights within 1% of +-c (c = {result.clip_value:g}): {shares}")
+    for kind, stats in result.gradient_norms.items():
+        print(f"||grad D|| at {kind}: mean {stats['mean']:.3g}, median {stats['median']:.3g}, "
+              f"{stats['share_above_1']:.1%} above 1")
+    print(result.page)
     return 0
 
 

@@ -84,6 +84,12 @@ class TrainConfig:
     keep_checkpoints: int = 3
     sample_grid_size: int = 64
     tensorboard: bool = True
+    # 2-D data: the critic's value surface with real and generated points (contours/step_*.png, and
+    # training.gif at the end), every this many steps; null: at each logged step; 0: never.
+    figure_every: int | None = None
+    # The critic loss's gradient norm per critic layer at each logged step (diagnostics.jsonl, read by
+    # `gankit diagnose`): one norm per layer, computed on the device, synced only when logged.
+    layer_diagnostics: bool = True
 
 
 @dataclass
@@ -332,6 +338,8 @@ def validate(config: RunConfig) -> None:
     for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "sample_grid_size"):
         value = getattr(t, name)
         _check(problems, value >= 1, f"train.{name} must be >= 1, got {value}")
+    _check(problems, t.figure_every is None or t.figure_every >= 0,
+           f"train.figure_every must be >= 0 (0 turns the 2-D figures off, null draws them at each log step), got {t.figure_every}")
     _check(problems, t.max_seconds is None or t.max_seconds > 0, f"train.max_seconds must be > 0, got {t.max_seconds}")
     _check(problems, t.n_critic is None or t.n_critic >= 1, f"train.n_critic must be >= 1, got {t.n_critic}")
     _check(problems, 0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay} (0 turns EMA off)")

@@ -20,7 +20,7 @@ from torchvision.utils import make_grid  # noqa: E402
 from gankit.training.checkpoint import atomic_write  # noqa: E402
 
 
-def _save_figure(fig: Any, path: Path) -> None:
+def save_figure(fig: Any, path: Path) -> None:
     atomic_write(Path(path), lambda handle: fig.savefig(handle, format="png", dpi=fig.dpi))
     plt.close(fig)
 
@@ -61,7 +61,7 @@ def save_points_plot(points: Tensor, path: Path, real: Tensor | None = None, tit
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 # Logged numbers that are bookkeeping, or too many to draw one panel each (the class histogram).
@@ -95,7 +95,7 @@ def save_curves(records: Sequence[dict[str, Any]], path: Path, title: str = "") 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
     return True
 
 
@@ -139,5 +139,5 @@ def save_wasserstein_comparison(records: Sequence[dict[str, Any]], path: Path, t
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
     return True

@@ -18,10 +18,8 @@ import yaml
 
 from gankit.errors import RunDirectoryError
 from gankit.training.logging import METRICS_FILE, read_metrics
-from gankit.training.run_dir import CONFIG_FILE, SAMPLES, W_COMPARISON
+from gankit.training.run_dir import CONFIG_FILE, CONTOURS, SAMPLES, TRAINING_GIF, W_COMPARISON
 
-CONTOURS = "contours"  # 2-D critic contour plots, contours/step_XXXXXXXX.png
-TRAINING_GIF = "training.gif"
 FINAL_SAMPLES = "final.png"
 EVAL_PREFIX = "eval/"
 
@@ -187,6 +185,14 @@ class RunData:
     @property
     def sample_timeline(self) -> list[tuple[int, Path]]:
         return step_pictures(self.path / SAMPLES)
+
+    @property
+    def objective_grids(self) -> list[Path]:
+        """samples/*.png other than the timeline and the final grid (InfoGAN's code sweeps)."""
+        folder = self.path / SAMPLES
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.glob("*.png") if p.name != FINAL_SAMPLES and not p.name.startswith("step_"))
 
     @property
     def contour_timeline(self) -> list[tuple[int, Path]]:

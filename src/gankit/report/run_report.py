@@ -123,6 +123,11 @@ def _pictures(page: Page, run: RunData) -> None:
         page.add_gallery([(path, f"step {step}") for step, path in shown])
     if run.final_samples is not None:
         page.section("Final samples").add_figure(run.final_samples, "samples/final.png")
+    extra = run.objective_grids
+    if extra:
+        section = page.section("The objective's own grids")
+        section.add_text("Grids an objective draws for itself, e.g. InfoGAN's: one latent code varied along each row.")
+        page.add_gallery([(path, path.name) for path in extra], min_width=320)
     contours = run.contour_timeline
     if contours:
         shown = thin(contours, MAX_TIMELINE)

@@ -34,10 +34,10 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 
 
 class MetricsLog:
-    """Appends one JSON object per logged step to metrics.jsonl."""
+    """Appends one JSON object per logged step to metrics.jsonl (or another JSON-lines file of the run)."""
 
-    def __init__(self, run_dir: Path, resume_step: int | None = None):
-        self.path = Path(run_dir) / METRICS_FILE
+    def __init__(self, run_dir: Path, resume_step: int | None = None, filename: str = METRICS_FILE):
+        self.path = Path(run_dir) / filename
         if resume_step is not None:
             # Records past the checkpoint will be logged again, with the same
             # values, by the resumed run; drop them so no step appears twice.

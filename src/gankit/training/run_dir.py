@@ -6,6 +6,10 @@
       samples/        fixed-noise grids (or 2-D scatter plots) by step
       checkpoints/    step_XXXXXXXX.pt and last.pt
       curves.png      the logged quantities against the step
+      contours/       2-D runs: the critic's value surface with real and generated points, by step
+      training.gif    2-D runs: those figures as an animation
+      diagnostics.jsonl  the critic loss's gradient norm per critic layer, by logged step
+      report.html     everything above on one self-contained page
       events.*        TensorBoard
 """
 
@@ -23,6 +27,9 @@ CONFIG_FILE = "config.yaml"
 SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
 CURVES = "curves.png"
+CONTOURS = "contours"
+TRAINING_GIF = "training.gif"
+DIAGNOSTICS = "diagnostics.jsonl"
 W_COMPARISON = "critic_vs_exact_w1.png"  # written when the run measured exact W1 (eval.every on 2-D data)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 

@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -27,7 +28,9 @@ from gankit.evaluation import Evaluator
 from gankit.models import has_batch_statistics
 from gankit.networks import build_networks, build_objective
 from gankit.objectives import GRID_ROW, CriticBatch
-from gankit.report.plots import save_curves, save_wasserstein_comparison, save_image_grid, save_points_plot
+from gankit.report.plots import save_curves, save_image_grid, save_points_plot, save_wasserstein_comparison
+from gankit.report.run_report import write_run_report
+from gankit.report.toy_figures import save_animation, save_critic_contours
 from gankit.sampling import generate, latent_noise
 from gankit.training.checkpoint import save_checkpoint
 from gankit.training.distributed import SINGLE, DistributedContext, convert_batch_norm_for
@@ -35,7 +38,8 @@ from gankit.training.ema import GeneratorEMA
 from gankit.training.logging import MetricsLog, ProgressBar, TensorBoardLog, read_metrics
 from gankit.training.optimizers import build_optimizer
 from gankit.training.rng import capture_rng_state, restore_rng_state, seed_everything
-from gankit.training.run_dir import CHECKPOINTS, CURVES, SAMPLES, W_COMPARISON
+from gankit.training.diagnostics import LayerGradientNorms
+from gankit.training.run_dir import CHECKPOINTS, CONTOURS, CURVES, DIAGNOSTICS, SAMPLES, TRAINING_GIF, W_COMPARISON
 from gankit.training.sampler import DeviceBatchSampler
 from gankit.training.schedule import SCHEDULES
 
@@ -102,6 +106,20 @@ class _StopRequest:
                 signal.signal(sig, old)
 
 
+@dataclass
+class _RunLogs:
+    """Where one session of ``fit`` writes its numbers (all None when the trainer has no run folder)."""
+
+    metrics: MetricsLog | None = None
+    board: TensorBoardLog | None = None
+    diagnostics: MetricsLog | None = None
+
+    def close(self) -> None:
+        for log in (self.metrics, self.board, self.diagnostics):
+            if log is not None:
+                log.close()
+
+
 class Trainer:
     """One run's models, optimisers and loop state; ``fit`` trains it to a step."""
 
@@ -152,6 +170,11 @@ class Trainer:
             len(dataset), train.batch_size, self.device, seed=train.seed + 1, rank=dist.rank, world_size=dist.world_size
         )
         self.ema = GeneratorEMA(self.generator, train.ema_decay) if train.ema_decay > 0 else None
+        self.layer_norms = LayerGradientNorms(self.critic) if train.layer_diagnostics else None
+        # 2-D runs draw the critic's value surface (the WGAN-GP paper's toy figure) as they train.
+        draws_figures = dataset.kind == "points" and tuple(dataset.sample_shape) == (2,)
+        every = train.log_every if train.figure_every is None else train.figure_every
+        self.figure_every = every if draws_figures else 0
 
         self.fixed_noise, self.fixed_labels = self._preview_inputs(train.seed + 2)
         self.evaluator = self._build_evaluator()
@@ -217,6 +240,8 @@ class Trainer:
         self.critic_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.dist.average_gradients(self.critic)
+        if self.layer_norms is not None and (self.step + 1) % self.config.train.log_every == 0:
+            self.layer_norms.capture()  # the last critic step of a generator step that will be logged
         self.critic_optimizer.step()
         self.objective.after_critic_step(self.critic)
         return stats
@@ -258,8 +283,12 @@ class Trainer:
         """Train until generator step ``total_steps``, writing logs, samples and checkpoints."""
         train = self.config.train
         writing = self.run_dir is not None
-        metrics = MetricsLog(self.run_dir, resume_step=self.step) if writing else None
-        board = TensorBoardLog(self.run_dir, resume_step=self.step) if writing and train.tensorboard else None
+        logs = _RunLogs()
+        if writing:
+            logs.metrics = MetricsLog(self.run_dir, resume_step=self.step)
+            logs.board = TensorBoardLog(self.run_dir, resume_step=self.step) if train.tensorboard else None
+            if self.layer_norms is not None:
+                logs.diagnostics = MetricsLog(self.run_dir, resume_step=self.step, filename=DIAGNOSTICS)
         bar = ProgressBar(total_steps, self.step, enabled=self.progress)
         session_start = time.perf_counter()
         elapsed_before = self.elapsed
@@ -283,19 +312,22 @@ class Trainer:
                     checkpoint_due = writing and checkpoint_step
                     # The same schedule on every rank: statistics are averaged over ranks at each flush.
                     if self.step % train.log_every == 0 or last or checkpoint_step:
-                        self._flush_stats(metrics, board, bar)
+                        self._flush_stats(logs, bar)
                     if writing and (self.step % train.sample_every == 0 or last):
                         self.save_samples(self.run_dir / SAMPLES / f"step_{self.step:08d}.png")
+                    if writing and self.figure_every and (self.step % self.figure_every == 0 or last):
+                        # Drawing is not training either: kept off the clock like evaluation.
+                        session_start += self._timed(self.save_critic_figure)
                     if self.evaluator is not None and (self.step % self.config.eval.every == 0 or last):
                         # Evaluation time is not training time: the budget and it/s leave it out.
-                        session_start += self._evaluate(metrics, board, bar)
+                        session_start += self._timed(lambda: self._evaluate(logs, bar))
                     if checkpoint_due:
                         self.save_checkpoint()
                     if out_of_time:
                         bar.write(f"time budget of {train.max_seconds:g} s reached at step {self.step}")
                         break
                 if stopping:
-                    self._flush_stats(metrics, board, bar)
+                    self._flush_stats(logs, bar)
                 if stopping and writing:
                     path = self.save_checkpoint()
                     bar.write(f"interrupted: saved {path}; continue with: gankit train --resume {self.run_dir}")
@@ -303,13 +335,10 @@ class Trainer:
                 self.save_final_artifacts()
         finally:
             bar.close()
-            if metrics is not None:
-                metrics.close()
-            if board is not None:
-                board.close()
+            logs.close()
         self.interrupted = stopping
 
-    def _flush_stats(self, metrics: MetricsLog | None, board: TensorBoardLog | None, bar: ProgressBar) -> None:
+    def _flush_stats(self, logs: _RunLogs, bar: ProgressBar) -> None:
         """Average the pending statistics with one host sync; stop if any is not finite."""
         if not self._pending:
             return
@@ -329,29 +358,36 @@ class Trainer:
         steps_per_s = (self.step - start_step) / max(now - start_time, 1e-9)
         self._interval_start = (self.step, now)
         record = {"step": self.step, "time": round(self.elapsed, 3), **values, "steps_per_s": steps_per_s}
-        if metrics is not None:
-            metrics.write(record)
-        if board is not None:
-            board.write(self.step, {k: v for k, v in record.items() if k not in ("step", "time")})
+        if logs.metrics is not None:
+            logs.metrics.write(record)
+        if logs.board is not None:
+            logs.board.write(self.step, {k: v for k, v in record.items() if k not in ("step", "time")})
+        layer_norms = self.layer_norms.take() if self.layer_norms is not None else None
+        if logs.diagnostics is not None and layer_norms is not None:
+            logs.diagnostics.write({"step": self.step, "critic_layer_grad_norms": layer_norms})
         headline = ("wasserstein",) if "wasserstein" in values else ("critic_loss", "generator_loss")
         bar.show({k: values[k] for k in headline if k in values})
 
-    def _evaluate(self, metrics: MetricsLog | None, board: TensorBoardLog | None, bar: ProgressBar) -> float:
-        """Run the periodic metrics (they draw from their own seeded generators, so training is unchanged)."""
+    def _timed(self, work: Callable[[], Any]) -> float:
+        """Run ``work`` off the training clock: its seconds, which it/s also leaves out."""
         start = time.perf_counter()
-        result = self.evaluator.evaluate(
-            self.sampling_generator, self.config.model.latent_dim, self.critic, self.step
-        )
-        if metrics is not None:
-            metrics.write(result.record())
-        if board is not None:
-            board.write(self.step, result.scalars())
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in result.scalars().items() if isinstance(v, float))
-        bar.write(f"eval at step {self.step}: {shown}")
+        work()
         seconds = time.perf_counter() - start
         step_before, interval_start = self._interval_start
         self._interval_start = (step_before, interval_start + seconds)
         return seconds
+
+    def _evaluate(self, logs: _RunLogs, bar: ProgressBar) -> None:
+        """Run the periodic metrics (they draw from their own seeded generators, so training is unchanged)."""
+        result = self.evaluator.evaluate(
+            self.sampling_generator, self.config.model.latent_dim, self.critic, self.step
+        )
+        if logs.metrics is not None:
+            logs.metrics.write(result.record())
+        if logs.board is not None:
+            logs.board.write(self.step, result.scalars())
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in result.scalars().items() if isinstance(v, float))
+        bar.write(f"eval at step {self.step}: {shown}")
 
     # ------------------------------------------------------------------ artefacts
     @property
@@ -365,6 +401,17 @@ class Trainer:
             save_points_plot(samples, path, real=real, title=f"step {self.step}")
         else:
             save_image_grid(samples, path, rows=GRID_ROW if self.generator.conditional else None)
+
+    def save_critic_figure(self) -> None:
+        """contours/step_N.png: the critic's value surface with real and generated points (2-D runs)."""
+        real, _ = self.dataset.batch(torch.arange(min(len(self.dataset), POINTS_PER_PLOT), device=self.device))
+        fake = generate(self.sampling_generator, self.fixed_noise, self.fixed_labels)
+        (self.run_dir / CONTOURS).mkdir(exist_ok=True)
+        title = f"{self.config.objective.name}, step {self.step}"
+        save_critic_contours(
+            self.critic, real, fake, self.run_dir / CONTOURS / f"step_{self.step:08d}.png", title=title,
+            labels=self.fixed_labels if self.generator.conditional else None,
+        )
 
     def save_objective_grids(self) -> None:
         """The objective's own grids (InfoGAN: one code varied at a time), as samples/<name>.png."""
@@ -381,6 +428,9 @@ class Trainer:
         records = read_metrics(self.run_dir / "metrics.jsonl")
         save_curves(records, self.run_dir / CURVES, title=title)
         save_wasserstein_comparison(records, self.run_dir / W_COMPARISON, title=title)
+        if self.figure_every:
+            save_animation(sorted((self.run_dir / CONTOURS).glob("step_*.png")), self.run_dir / TRAINING_GIF)
+        write_run_report(self.run_dir)
 
     # ------------------------------------------------------------------ checkpoints
     def _check_parameters_finite(self) -> None:

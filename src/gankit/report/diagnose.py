@@ -1,0 +1,191 @@
+"""``gankit diagnose RUN``: the WGAN-GP paper's diagnostic figures for the user's own run.
+
+* the critic loss's gradient norm per critic layer over training (Figure 1b:
+  under clipping they vanish or explode layer by layer), from diagnostics.jsonl;
+* histograms of the critic's weights per layer (Figure 1c: clipping piles them
+  up at -c and +c);
+* the distribution of ||grad_x D(x)|| at real samples, generated samples and
+  their random interpolates (WGAN-GP's r(x)): a 1-Lipschitz critic keeps them
+  at or below 1.
+
+The page (diagnose.html) and the figures (diagnostics/*.png) go in the run folder.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gankit.errors import RunDirectoryError
+from gankit.report.html import Page
+from gankit.report.plots import plt, save_figure
+from gankit.training.diagnostics import layer_parameters
+from gankit.training.logging import read_metrics
+from gankit.training.run_dir import DIAGNOSTICS
+
+PAGE = "diagnose.html"
+FIGURES = "diagnostics"
+CLIP_TOLERANCE = 0.01  # a weight within 1% of c counts as "at the clip"
+DEFAULT_POINTS = 1000
+
+
+@dataclass
+class Diagnosis:
+    """The numbers behind the page, for the command line and for tests."""
+
+    page: Path
+    figures: list[Path]
+    clip_value: float | None
+    share_at_clip: dict[str, float] = field(default_factory=dict)  # per layer, when the run clips
+    gradient_norms: dict[str, dict[str, float]] = field(default_factory=dict)  # r(x) kind -> mean, share > 1...
+    logged_steps: int = 0
+
+
+def _gradient_norms_at(critic: torch.nn.Module, points: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
+    points = points.detach().clone().requires_grad_(True)
+    scores = critic(points, labels)
+    (grad,) = torch.autograd.grad(scores.float().sum(), points)
+    return grad.flatten(start_dim=1).norm(dim=1).cpu().numpy()
+
+
+def _layer_norm_figure(records: list[dict], path: Path, title: str) -> bool:
+    rows = [r for r in records if isinstance(r.get("critic_layer_grad_norms"), dict)]
+    if not rows:
+        return False
+    layers = list(rows[-1]["critic_layer_grad_norms"])
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=100)
+    cmap = plt.get_cmap("viridis")
+    for index, layer in enumerate(layers):
+        steps = [r["step"] for r in rows if layer in r["critic_layer_grad_norms"]]
+        values = [max(r["critic_layer_grad_norms"][layer], 1e-30) for r in rows if layer in r["critic_layer_grad_norms"]]
+        ax.plot(steps, values, label=layer, color=cmap(index / max(len(layers) - 1, 1)), lw=1.3)
+    ax.set_yscale("log")
+    ax.set_xlabel("generator step")
+    ax.set_ylabel("||d critic loss / d W||")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="best", title="critic layer (input first)", title_fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return True
+
+
+def _weight_histograms(critic: torch.nn.Module, clip: float | None, path: Path) -> dict[str, float]:
+    named = layer_parameters(critic)
+    columns = min(3, len(named))
+    rows = math.ceil(len(named) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.8 * rows), dpi=100, squeeze=False)
+    shares: dict[str, float] = {}
+    for ax, (name, weights) in zip(axes.flat, named):
+        values = weights.detach().float().flatten().cpu().numpy()
+        ax.hist(values, bins=60, color="tab:blue", alpha=0.8)
+        if clip is not None:
+            for edge in (-clip, clip):
+                ax.axvline(edge, color="tab:red", ls="--", lw=1)
+            shares[name] = float((np.abs(np.abs(values) - clip) <= CLIP_TOLERANCE * clip).mean())
+            ax.set_title(f"{name}\n{shares[name]:.0%} at +-c", fontsize=8)
+        else:
+            ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(named):]:
+        ax.axis("off")
+    fig.suptitle("critic weights" + (f" (clipped to +-{clip:g})" if clip is not None else ""))
+    fig.tight_layout()
+    save_figure(fig, path)
+    return shares
+
+
+def _gradient_norm_figure(norms: dict[str, np.ndarray], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=100)
+    upper = max(float(np.percentile(v, 99.5)) for v in norms.values())
+    bins = np.linspace(0, max(upper, 1.5), 60)
+    for (kind, values), color in zip(norms.items(), ("tab:orange", "tab:blue", "tab:green")):
+        ax.hist(values, bins=bins, alpha=0.5, label=f"{kind} (mean {values.mean():.3g})", color=color)
+    ax.axvline(1.0, color="tab:red", ls="--", lw=1, label="1 (the Lipschitz bound)")
+    ax.set_xlabel("||grad_x D(x)||")
+    ax.set_ylabel("samples")
+    ax.set_title("critic gradient norm at r(x)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def diagnose(run_dir: str | Path, points: int = DEFAULT_POINTS, seed: int = 0, device: str = "cpu") -> Diagnosis:
+    """Write ``run_dir/diagnose.html`` and ``run_dir/diagnostics/*.png``; return the numbers behind them."""
+    from gankit.api import load_data, load_run
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirectoryError(f"'{run_dir}' is not a folder: pass a run folder that gankit train created")
+    run = load_run(run_dir, device=device)
+    critic, config = run.critic, run.config
+    clip = getattr(config.objective.params, "clip_value", None)
+    out = run_dir / FIGURES
+    out.mkdir(exist_ok=True)
+    title = f"{config.preset or config.objective.name} at step {run.step}"
+    figures: list[Path] = []
+
+    records = read_metrics(run_dir / DIAGNOSTICS)
+    if _layer_norm_figure(records, out / "layer_grad_norms.png", f"critic layer gradient norms: {title}"):
+        figures.append(out / "layer_grad_norms.png")
+    shares = _weight_histograms(critic, clip, out / "critic_weights.png")
+    figures.append(out / "critic_weights.png")
+
+    # r(x): real samples, generated samples and WGAN-GP's random interpolates between them.
+    dataset = load_data(config)
+    generator = torch.Generator().manual_seed(seed)
+    rows = torch.randperm(len(dataset), generator=generator)[:points]
+    real, labels = dataset.batch(rows)
+    real = real.float().to(device)
+    labels = None if labels is None or not getattr(run.generator, "conditional", False) else labels.to(device)
+    fake = run.sample(len(rows), seed=seed, labels=labels).to(device)
+    alpha = torch.rand((len(rows),) + (1,) * (real.dim() - 1), generator=generator).to(device)
+    between = torch.lerp(fake, real, alpha)
+    critic.eval()
+    norms = {
+        "real": _gradient_norms_at(critic, real, labels),
+        "generated": _gradient_norms_at(critic, fake, labels),
+        "interpolates": _gradient_norms_at(critic, between, labels),
+    }
+    _gradient_norm_figure(norms, out / "gradient_norms.png")
+    figures.append(out / "gradient_norms.png")
+    summary = {
+        kind: {"mean": float(v.mean()), "median": float(np.median(v)), "share_above_1": float((v > 1).mean())}
+        for kind, v in norms.items()
+    }
+
+    page = Page(f"gankit diagnose: {title}", subtitle=str(run_dir))
+    section = page.section("Critic layer gradient norms over training")
+    section.add_text(
+        "The norm of the critic loss's gradient with respect to each layer's weights, at each logged step "
+        "(the WGAN-GP paper's Figure 1b). Under weight clipping they shrink or grow from layer to layer; a "
+        "gradient penalty keeps them level."
+    )
+    if records:
+        section.add_figure(out / "layer_grad_norms.png", "diagnostics/layer_grad_norms.png")
+    else:
+        section.add_text("This run logged no layer norms (train.layer_diagnostics was off, or it predates them).")
+    section = page.section("Critic weights")
+    section.add_text(
+        f"Weights clipped to +-{clip:g} pile up at the edges (the paper's Figure 1c); the share within "
+        f"{CLIP_TOLERANCE:.0%} of c is in each panel's title." if clip is not None
+        else "This objective does not clip; the histograms show how far the weights spread."
+    )
+    section.add_figure(out / "critic_weights.png", "diagnostics/critic_weights.png")
+    section = page.section("Gradient norm at r(x)")
+    section.add_text(
+        f"||grad_x D(x)|| at {len(rows)} real samples, generated samples and random interpolates between them. "
+        "A 1-Lipschitz critic keeps every norm at or below 1."
+    )
+    section.add_figure(out / "gradient_norms.png", "diagnostics/gradient_norms.png")
+    section.add_table(
+        ["r(x)", "mean", "median", "share above 1"],
+        [[kind, s["mean"], s["median"], f"{s['share_above_1']:.1%}"] for kind, s in summary.items()],
+    )
+    path = page.write(run_dir / PAGE)
+    return Diagnosis(path, figures, clip, shares, summary, len(records))

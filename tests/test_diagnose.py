@@ -1,0 +1,79 @@
+"""Issue 6's figures of a run: the 2-D critic contours and animation, and ``gankit diagnose``."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import gankit.api as api
+from gankit.cli import main
+from gankit.config import build_config
+
+from conftest import TINY_TOY
+
+
+def train_tiny(out, preset, name, steps, *extra):
+    config = build_config(preset, overrides=TINY_TOY + [f"train.steps={steps}", *extra])
+    return api.train(config, out=out, name=name, progress=False, log=lambda message: None).path
+
+
+def spread(path):
+    """Pixel standard deviation: 0 for a blank picture."""
+    return float(np.asarray(Image.open(path).convert("RGB"), dtype=float).std())
+
+
+@pytest.fixture(scope="module")
+def clipped(tmp_path_factory):
+    return train_tiny(tmp_path_factory.mktemp("w"), "wgan-8gaussians", "wgan", 8, "train.figure_every=4")
+
+
+def test_two_d_runs_draw_critic_contours_at_each_figure_step_and_animate_them(clipped):
+    frames = sorted((clipped / "contours").glob("step_*.png"))
+    assert [f.name for f in frames] == ["step_00000004.png", "step_00000008.png"]
+    assert all(spread(f) > 20 for f in frames)
+    with Image.open(clipped / "training.gif") as gif:
+        assert gif.n_frames == 2
+        assert float(np.asarray(gif.convert("RGB"), dtype=float).std()) > 20
+
+
+def test_figures_default_to_the_log_cadence_and_can_be_turned_off(tmp_path):
+    run = train_tiny(tmp_path, "wgan-gp-8gaussians", "default", 4, "train.figure_every=null", "train.log_every=2")
+    assert len(list((run / "contours").glob("*.png"))) == 2
+    off = train_tiny(tmp_path, "wgan-gp-8gaussians", "off", 2)
+    assert not (off / "contours").exists() and not (off / "training.gif").exists()
+
+
+def test_layer_gradient_norms_are_logged_for_every_critic_layer_at_each_log_step(clipped):
+    records = [json.loads(line) for line in (clipped / "diagnostics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4, 6, 8]  # TINY_TOY logs every 2 steps
+    layers = records[0]["critic_layer_grad_norms"]
+    assert list(layers) == ["hidden.0.weight", "hidden.2.weight", "output.weight"]
+    assert all(value > 0 for r in records for value in r["critic_layer_grad_norms"].values())
+
+
+def test_diagnose_shows_clipped_weights_piled_at_plus_minus_c(clipped, capsys):
+    assert main(["diagnose", str(clipped), "--points", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "within 1% of +-c (c = 0.01)" in out
+    from gankit.report.diagnose import diagnose
+
+    result = diagnose(clipped, points=200)
+    # PyTorch's default init puts these weights far beyond 0.01: clipping pins most of them to the edges.
+    assert result.clip_value == 0.01
+    assert set(result.share_at_clip) == {"hidden.0.weight", "hidden.2.weight", "output.weight"}
+    assert all(share > 0.5 for share in result.share_at_clip.values())
+    assert [p.name for p in result.figures] == ["layer_grad_norms.png", "critic_weights.png", "gradient_norms.png"]
+    assert all(spread(p) > 10 for p in result.figures)
+    assert result.page.name == "diagnose.html" and "data:image/png;base64" in result.page.read_text()
+    # A critic clipped to 0.01 in three layers is far flatter than 1-Lipschitz.
+    assert result.gradient_norms["interpolates"]["share_above_1"] == 0.0
+
+
+def test_diagnose_of_a_penalised_critic_reports_no_clipping(tmp_path):
+    from gankit.report.diagnose import diagnose
+
+    run = train_tiny(tmp_path, "wgan-gp-8gaussians", "gp", 4)
+    result = diagnose(run, points=100)
+    assert result.clip_value is None and result.share_at_clip == {}
+    assert set(result.gradient_norms) == {"real", "generated", "interpolates"}
