@@ -345,3 +345,7 @@ def test_a_conditional_mnist_model_sampled_with_label_k_draws_class_k(tmp_path):
             _, logits = classifier(as_classifier_input(images))
         matches.append((logits.argmax(1) == label).float().mean().item())
     assert sum(matches) / 10 > 0.5, f"class match per label: {matches}"
+    # The label_match metric measures the same thing over the real data's class mix.
+    result = gankit.evaluate(tmp_path / "c", metrics=["label_match"], samples=500, append=False)
+    assert result.values["label_match"] > 0.5
+    assert abs(result.values["label_match"] - sum(matches) / 10) < 0.15

@@ -238,6 +238,7 @@ def evaluate(
     evaluator = Evaluator(
         load_data(run.config), metrics=metrics, samples=samples, features=features,
         inception_weights=inception_weights, seed=seed, device=device, has_critic=run.critic is not None,
+        conditional=run.num_classes is not None,
     )
     result = evaluator.evaluate(run.generator, run.config.model.latent_dim, run.critic, run.step)
     if append and run.path is not None:

@@ -23,6 +23,7 @@ class EvalContext:
     critic: nn.Module | None = None  # the run's critic, where the metric needs its own estimate
     real_labels: Tensor | None = None  # class labels, for conditional critics
     fake_labels: Tensor | None = None
+    conditional: bool = False  # the generator drew fake[i] of class fake_labels[i]
     device: torch.device | str = "cpu"
     # Built on first use; an Evaluator passes its own so that it is loaded once per run.
     extractor: FeatureExtractor | None = None

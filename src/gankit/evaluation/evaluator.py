@@ -59,6 +59,7 @@ class Evaluator:
         seed: int = 0,
         device: torch.device | str = "cpu",
         has_critic: bool = True,
+        conditional: bool = False,
     ):
         self.kind = dataset.kind
         self.data_name = dataset.name
@@ -84,6 +85,8 @@ class Evaluator:
         # Check the choice now, with a stand-in critic, so a bad metric name fails before training starts.
         names = parse_metric_names(metrics)
         self.has_critic = has_critic
+        # A conditional generator draws the class it is given (fake_labels), which metrics can check.
+        self.conditional = conditional and self.fake_labels is not None
         stand_in = self._context(self.real.new_zeros((self.samples, *self.real.shape[1:])), nn.Identity() if has_critic else None)
         self.metrics: list[Metric] = select_metrics(stand_in, names)
         if any(m.kinds == ("images",) for m in self.metrics):
@@ -93,8 +96,8 @@ class Evaluator:
         return EvalContext(
             fake=fake, real=self.real, kind=self.kind, data_name=self.data_name,
             feature_space=self.feature_space, inception_weights=self.inception_weights, critic=critic,
-            real_labels=self.real_labels, fake_labels=self.fake_labels, device=self.device,
-            extractor=self._extractor,
+            real_labels=self.real_labels, fake_labels=self.fake_labels, conditional=self.conditional,
+            device=self.device, extractor=self._extractor,
             # Real features are computed once per Evaluator; generated ones once per evaluation.
             feature_cache=dict(self._real_cache),
         )

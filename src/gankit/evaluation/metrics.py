@@ -100,3 +100,18 @@ def classes(ctx: EvalContext) -> dict[str, float]:
     result = {"classes_covered": covered, "class_kl": kl if math.isfinite(kl) else math.nan}
     result.update({f"class_{k}": float(share) for k, share in enumerate(histogram)})
     return result
+
+
+def _needs_conditional_classifier(ctx: EvalContext) -> str | None:
+    if not ctx.conditional:
+        return "metric 'label_match' checks the class a conditional generator was asked for: train with model.conditional=true"
+    if ctx.feature_space != "classifier":
+        return "metric 'label_match' reads classes with the MNIST classifier, so it needs --features classifier"
+    return None
+
+
+@metric("label_match", kinds=("images",), applies=_needs_conditional_classifier,
+        description="conditional runs: share of samples the MNIST classifier assigns to the class they were drawn for")
+def label_match(ctx: EvalContext) -> dict[str, float]:
+    predicted = ctx.fake_probabilities.argmax(1)
+    return {"label_match": float((predicted == ctx.fake_labels.numpy()).mean())}

@@ -212,6 +212,7 @@ class Trainer:
         return Evaluator(
             self.dataset, metrics=e.metrics, samples=e.samples, features=e.features,
             inception_weights=e.inception_weights, seed=self.config.train.seed, device=self.device,
+            conditional=self.generator.conditional,
         )
 
     # ------------------------------------------------------------------ one step
