@@ -40,14 +40,21 @@ def max_difference(a, b):
     return max((a[part][key] - b[part][key]).abs().max().item() for part in ("generator", "critic") for key in a[part])
 
 
-@pytest.mark.parametrize("preset", ["wgan-gp-8gaussians", "nsgan-8gaussians"])
-def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path, preset):
-    train(tmp_path, "one", preset, 6)
-    result = train(tmp_path, "two", preset, 6, 2)
+@pytest.mark.parametrize("preset, extra", [
+    ("wgan-gp-8gaussians", []),
+    ("nsgan-8gaussians", []),
+    # BEGAN's k_t adapts from each batch's energies: ranks must average them to move k_t together.
+    ("began-8gaussians", ["objective.lambda_k=0.1"]),
+])
+def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path, preset, extra):
+    train(tmp_path, "one", preset, 6, None, *extra)
+    result = train(tmp_path, "two", preset, 6, 2, *extra)
     assert "2 processes" in result.stdout
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     assert one["step"] == two["step"] == 6
     assert max_difference(one, two) < TOLERANCE
+    for key, value in one["objective"].items():
+        assert (value - two["objective"][key]).abs().max().item() < TOLERANCE, key
     # Only rank 0 writes: one metrics line per logged step, not two.
     steps = [line for line in (tmp_path / "two/metrics.jsonl").read_text().splitlines()]
     assert len(steps) == len((tmp_path / "one/metrics.jsonl").read_text().splitlines())
