@@ -18,6 +18,7 @@ from torch import nn
 from gankit.config import RunConfig
 from gankit.data import Dataset
 from gankit.training.logging import ProgressBar
+from gankit.training.trainer import RunLogs
 
 from benchmarks.settings import build_trainer, synchronise
 
@@ -43,6 +44,7 @@ class GankitLoop:
         self.device = self.trainer.device
         self.critic_steps = 0
         self._last = _LastRecord()
+        self._logs = RunLogs(metrics=self._last)  # the record goes to _last; no TensorBoard, no diagnostics file
         self._bar = ProgressBar(0, 0, enabled=False)
 
     @property
@@ -63,7 +65,7 @@ class GankitLoop:
 
     def flush(self) -> dict[str, Any]:
         """Average the pending statistics (one host sync; raises if any is not finite) and return them."""
-        self.trainer._flush_stats(self._last, None, self._bar)
+        self.trainer._flush_stats(self._logs, self._bar)
         return self._last.record
 
     def finish(self) -> None:

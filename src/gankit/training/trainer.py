@@ -107,7 +107,7 @@ class _StopRequest:
 
 
 @dataclass
-class _RunLogs:
+class RunLogs:
     """Where one session of ``fit`` writes its numbers (all None when the trainer has no run folder)."""
 
     metrics: MetricsLog | None = None
@@ -284,7 +284,7 @@ class Trainer:
         """Train until generator step ``total_steps``, writing logs, samples and checkpoints."""
         train = self.config.train
         writing = self.run_dir is not None
-        logs = _RunLogs()
+        logs = RunLogs()
         if writing:
             logs.metrics = MetricsLog(self.run_dir, resume_step=self.step)
             logs.board = TensorBoardLog(self.run_dir, resume_step=self.step) if train.tensorboard else None
@@ -339,7 +339,7 @@ class Trainer:
             logs.close()
         self.interrupted = stopping
 
-    def _flush_stats(self, logs: _RunLogs, bar: ProgressBar) -> None:
+    def _flush_stats(self, logs: RunLogs, bar: ProgressBar) -> None:
         """Average the pending statistics with one host sync; stop if any is not finite."""
         if not self._pending:
             return
@@ -378,7 +378,7 @@ class Trainer:
         self._interval_start = (step_before, interval_start + seconds)
         return seconds
 
-    def _evaluate(self, logs: _RunLogs, bar: ProgressBar) -> None:
+    def _evaluate(self, logs: RunLogs, bar: ProgressBar) -> None:
         """Run the periodic metrics (they draw from their own seeded generators, so training is unchanged)."""
         result = self.evaluator.evaluate(
             self.sampling_generator, self.config.model.latent_dim, self.critic, self.step
