@@ -110,7 +110,10 @@ def _evaluation(page: Page, run: RunData) -> None:
         )
     if run.w1_comparison is not None:
         section.add_figure(run.w1_comparison, "the critic's estimate against the exact W1 of the same evaluations")
-    section.add_gallery([(figure_png(curve_figure(key, *run.series(key))), "") for key in keys], min_width=CURVE_WIDTH)
+    # A metric measured once is a number, not a curve: the table holds it. Spreads (_std) stay in the table too.
+    curves = [key for key in keys if len(run.series(key)[0]) > 1 and not key.endswith("_std")]
+    if curves:
+        section.add_gallery([(figure_png(curve_figure(key, *run.series(key))), "") for key in curves], min_width=CURVE_WIDTH)
 
 
 def _pictures(page: Page, run: RunData) -> None:
