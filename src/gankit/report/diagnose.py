@@ -127,7 +127,7 @@ def diagnose(run_dir: str | Path, points: int = DEFAULT_POINTS, seed: int = 0, d
     clip = getattr(config.objective.params, "clip_value", None)
     out = run_dir / FIGURES
     out.mkdir(exist_ok=True)
-    title = f"{config.preset or config.objective.name} at step {run.step}"
+    title = f"{run_dir.resolve().name} ({config.objective.name}) at step {run.step}"
     figures: list[Path] = []
 
     records = read_metrics(run_dir / DIAGNOSTICS)
