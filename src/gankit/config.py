@@ -23,6 +23,7 @@ import yaml
 from gankit.errors import ConfigError
 from gankit.models import ModelConfig
 from gankit.objectives import OBJECTIVES, ObjectiveParams, objective_class
+from gankit.objectives.penalties import conditional_penalty_problem
 
 DEFAULT_PRESET = "wgan-gp-mnist"
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
@@ -366,6 +367,11 @@ def validate(config: RunConfig) -> None:
     _check(problems, d.toy_size >= 1, f"data.toy_size must be >= 1, got {d.toy_size}")
     problems += config.model.validate()
     problems += config.objective.params.validate("objective")
+    params = config.objective.params
+    if config.model.conditional and params.penalty_weight > 0:
+        problem = conditional_penalty_problem(params.penalty_points)
+        if problem is not None:
+            problems.append(problem)
     if problems:
         raise ConfigError(problems[0])
 

@@ -62,6 +62,10 @@ class InfoGANParams(ObjectiveParams):
             problems.append(f"{prefix}: InfoGAN needs at least one code: set categories or continuous above 0")
         if self.categorical_weight < 0 or self.continuous_weight < 0:
             problems.append(f"{prefix}.categorical_weight and continuous_weight must be >= 0")
+        if self.penalty_weight != 0:
+            # Its critic step scores real and generated samples itself (to read Q on the generated ones).
+            problems.append(f"{prefix}.penalty_weight must be 0 for infogan, got {self.penalty_weight}: "
+                            "InfoGAN here is the non-saturating GAN plus L_I, without a gradient penalty")
         return problems
 
 

@@ -95,16 +95,24 @@ _POINT_LABELS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 }
 
 
+def conditional_penalty_problem(strategy: str) -> str | None:
+    """Why a conditional critic cannot take the penalty at ``strategy``'s points, or None if it can."""
+    if strategy in _POINT_LABELS:
+        return None
+    # Shuffled pairs mix two classes: no label describes the point between them.
+    return (
+        f"objective.penalty_points '{strategy}' pairs samples of different classes, which a conditional "
+        f"critic cannot score: use one of {', '.join(_POINT_LABELS)} with model.conditional"
+    )
+
+
 def penalty_point_labels(strategy: str, real_labels: Tensor | None, fake_labels: Tensor | None) -> Tensor | None:
     """The class labels of ``penalty_points(strategy, ...)`` for a conditional critic (None when unconditional)."""
     if real_labels is None or fake_labels is None:
         return None
-    if strategy not in _POINT_LABELS:
-        # Shuffled pairs mix two classes: no label describes the point between them.
-        raise ConfigError(
-            f"objective.penalty_points '{strategy}' pairs samples of different classes, which a conditional "
-            f"critic cannot score: use one of {', '.join(_POINT_LABELS)} with model.conditional"
-        )
+    problem = conditional_penalty_problem(strategy)
+    if problem is not None:
+        raise ConfigError(problem)
     return _POINT_LABELS[strategy](real_labels, fake_labels)
 
 
