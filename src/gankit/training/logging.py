@@ -83,15 +83,16 @@ class TensorBoardLog:
 class ProgressBar:
     """A tqdm bar: step, it/s, time left, and the headline numbers."""
 
-    def __init__(self, total: int, initial: int, enabled: bool):
+    def __init__(self, total: int, initial: int, enabled: bool, max_seconds: float | None = None):
         interval = 0.1 if sys.stderr.isatty() else 10.0
         self.bar = tqdm(
-            total=total,
+            # Under a time budget the step count that ends the run is unknown: no total, no misleading ETA.
+            total=None if max_seconds is not None else total,
             initial=initial,
             disable=not enabled,
             unit="step",
             dynamic_ncols=True,
-            desc="train",
+            desc="train" if max_seconds is None else f"train (budget {max_seconds:g} s)",
             # Redirected to a file, a bar that redraws ten times a second floods the log.
             mininterval=interval,
             maxinterval=max(interval, 10.0),
