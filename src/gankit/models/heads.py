@@ -175,5 +175,10 @@ class CodedGenerator(Generator):
 
 
 def decoder_config(cfg: ModelConfig, code_dim: int) -> ModelConfig:
-    """The decoder of an auto-encoder critic: the architecture's generator reading a ``code_dim`` code."""
-    return dataclasses.replace(cfg, latent_dim=code_dim)
+    """The decoder of an auto-encoder critic: the architecture's generator reading a ``code_dim`` code.
+
+    It is part of the critic, so ``model.critic_norm`` governs it too: batch norm if the critic has it
+    (the only norm a generator-shaped stack takes), none otherwise.
+    """
+    norm = "batch" if cfg.critic_norm == "batch" else "none"
+    return dataclasses.replace(cfg, latent_dim=code_dim, generator_norm=norm)
