@@ -15,11 +15,15 @@ import torch
 from torch import Tensor, nn
 
 from gankit.report.plots import plt, save_figure
+from gankit.report.run_data import thin
 from gankit.training.checkpoint import atomic_write
 
 EXTENT = 2.5  # the toy sets live in [-2, 2]^2 (data/toy.py); a margin shows what the critic does outside
 GRID = 96  # critic evaluations per axis: smooth enough to read, 9,216 points
 FRAME_SECONDS = 0.25
+# A long run logs hundreds of frames; the GIF (which report.html embeds) keeps an even selection, smaller.
+MAX_FRAMES = 40
+GIF_WIDTH = 320
 
 
 @torch.no_grad()
@@ -67,17 +71,21 @@ def save_critic_contours(
     save_figure(fig, path)
 
 
-def save_animation(frames: Sequence[Path], path: Path, seconds_per_frame: float = FRAME_SECONDS) -> bool:
-    """The PNG ``frames`` as a looping GIF at ``path``; False if there are none."""
+def save_animation(
+    frames: Sequence[Path], path: Path, seconds_per_frame: float = FRAME_SECONDS, max_frames: int = MAX_FRAMES
+) -> bool:
+    """The PNG ``frames`` as a looping GIF at ``path``, thinned evenly to ``max_frames``; False if there are none."""
     from PIL import Image
 
     if not frames:
         return False
     images = []
-    for frame in frames:
+    for frame in thin(list(frames), max_frames):
         with Image.open(frame) as image:
-            # One shared adaptive palette per frame keeps the contours' gradients without dithering noise.
-            images.append(image.convert("RGB").convert("P", palette=Image.ADAPTIVE, colors=255))
+            small = image.convert("RGB")
+            small = small.resize((GIF_WIDTH, round(small.height * GIF_WIDTH / small.width)), Image.LANCZOS)
+            # An adaptive palette per frame keeps the contours' gradients without dithering noise.
+            images.append(small.convert("P", palette=Image.ADAPTIVE, colors=128))
     duration = int(seconds_per_frame * 1000)
     atomic_write(
         Path(path),
