@@ -10,25 +10,17 @@ Issue 4's targets are printed as PASS/FAIL; a miss is a finding, not an error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.gankit_loop import GankitLoop
 from benchmarks.reference_loop import ReferenceLoop
 from benchmarks.report import Column, number, ratio, text
 from benchmarks.settings import benchmark_config, dataset_for
-from benchmarks.timing import interleaved_windows, median_rates, warm_up
+from benchmarks.timing import WindowBudget as Budget, interleaved_windows, median_rates, warm_up
 
 # Issue 4: gankit's generator steps/s over the reference loop's, same settings.
 TARGETS = {"wgan-gp-mnist-mlp": 2.0, "wgan-gp-mnist": 1.5}
 GANKIT_PRECISIONS = ("fp32", "bf16")
-
-
-@dataclass(frozen=True)
-class Budget:
-    warmup_steps: int
-    rounds: int  # windows per loop, interleaved
-    seconds: float  # minimum length of a window
 
 
 QUICK = Budget(warmup_steps=2, rounds=2, seconds=1.5)

@@ -8,7 +8,6 @@ generator steps/s, critic steps/s, and samples/s = critic steps x batch / s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from gankit.objectives import OBJECTIVES
@@ -16,19 +15,12 @@ from gankit.objectives import OBJECTIVES
 from benchmarks.gankit_loop import GankitLoop
 from benchmarks.report import Column, number, table, text
 from benchmarks.settings import benchmark_config, dataset_for
-from benchmarks.timing import median_rates, timed_window, warm_up
+from benchmarks.timing import WindowBudget as Budget, median_rates, timed_window, warm_up
 
 # Every objective on an image set and on a toy set, plus the MLP reproduction
 # of PyTorch-GAN's script and the 25-mode toy problem.
 DEFAULT_PRESETS = [f"{objective}-{data}" for data in ("mnist", "8gaussians") for objective in OBJECTIVES]
 DEFAULT_PRESETS += ["wgan-gp-mnist-mlp", "wgan-gp-25gaussians"]
-
-
-@dataclass(frozen=True)
-class Budget:
-    warmup_steps: int  # untimed generator steps
-    rounds: int  # timed windows per configuration; the median is reported
-    seconds: float  # minimum length of a window
 
 
 QUICK = Budget(warmup_steps=2, rounds=1, seconds=1.0)

@@ -16,6 +16,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+@dataclass(frozen=True)
+class WindowBudget:
+    """How long a timed measurement runs: untimed warm-up steps, then ``rounds`` windows of >= ``seconds``."""
+
+    warmup_steps: int
+    rounds: int  # timed windows per loop (interleaved where loops are compared); the median is reported
+    seconds: float  # minimum length of a window
+
+
 class Loop(Protocol):
     """What the benchmark needs from a training loop (GankitLoop and ReferenceLoop both are one)."""
 
