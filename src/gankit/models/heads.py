@@ -113,6 +113,10 @@ class AutoEncoderCritic(Critic):
         self.decoder = decoder
         self.distance = distance
 
+    @property
+    def conditional(self) -> bool:
+        return self.encoder.conditional
+
     def energy_and_code(self, x: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Each sample's energy ``[B]`` (float32) and its code ``[B, code_dim]``."""
         code = self.encoder(x, labels)
@@ -141,6 +145,10 @@ class InfoCritic(Critic):
             nn.LeakyReLU(leaky_slope),
             nn.Linear(self.Q_HIDDEN, outputs),
         )
+
+    @property
+    def conditional(self) -> bool:
+        return self.critic.conditional
 
     def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.critic.features(x, labels)

@@ -140,7 +140,10 @@ class Objective:
             points = penalty_points(kind, batch.real, batch.fake, self.shard)
             points.requires_grad_(True)
             parts.append(points)
-            labels.append(penalty_point_labels(kind, batch.real_labels, batch.fake_labels))
+            # Only a conditional critic reads the points' labels. For the others None keeps the three forwards
+            # apart: on CPU one joined forward through a layer-norm DCGAN critic measured 25% slower.
+            conditional = getattr(critic, "conditional", False)
+            labels.append(penalty_point_labels(kind, batch.real_labels, batch.fake_labels) if conditional else None)
         scores = critic_scores(critic, parts, labels, fused=self.fused_critic_forward)
         real_scores, fake_scores = scores[0], scores[1]
         loss = self.critic_link(real_scores, fake_scores)
