@@ -20,11 +20,13 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import comparison, throughput, time_to_quality, utilisation
-from benchmarks.report import Results, table
-from benchmarks.settings import benchmark_device
+from gankit.training.precision import native_bf16
 
-PARTS = ("throughput", "reference", "time-to-quality", "utilisation")
+from benchmarks import comparison, levers, throughput, time_to_quality, utilisation
+from benchmarks.report import Results, table
+from benchmarks.settings import benchmark_device, timed_precisions
+
+PARTS = ("throughput", "reference", "levers", "time-to-quality", "utilisation")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -46,10 +48,24 @@ def machine(device: str) -> dict[str, object]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": device,
+        "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": native_bf16(torch.device(device)),
     }
     if torch.device(device).type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what the platform module knows: numbers differ a lot between CPUs."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-preset", default=time_to_quality.MNIST_PRESET, metavar="PRESET",
                         help="time-to-quality: the settings the reference loop trains on MNIST (default: the main "
                              "job's own; wgan-gp-mnist-mlp is PyTorch-GAN's wgan_gp.py); gankit trains the main job")
+    parser.add_argument("--emulated-bf16", action="store_true",
+                        help="time bf16 rows even where the device emulates bf16 (an order of magnitude slower "
+                             "than fp32); by default they are timed only where bf16 is native")
     args = parser.parse_args(argv)
     device = benchmark_device(args.device)
     parts = [p for p in PARTS if p in (args.only or PARTS)]
@@ -77,13 +96,19 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
     })
     say = results.say
-    say(f"gankit benchmark ({mode.lower()}) on {device}: {', '.join(parts)}")
+    say(f"gankit benchmark ({mode.lower()}) on {device} ({results.document['machine']['cpu_model']}, "
+        f"{torch.get_num_threads()} threads): {', '.join(parts)}")
+    precisions = timed_precisions(device, args.emulated_bf16)
+    if "bf16" not in precisions:
+        say(f"bf16 is emulated on this {torch.device(device).type} (vector unit "
+            f"{torch.backends.cpu.get_cpu_capability()}): throughput and reference time fp32 only "
+            "(--emulated-bf16 times it anyway); utilisation still measures both")
     started = time.perf_counter()
 
     if "throughput" in parts:
         budget = getattr(throughput, mode)
         say(f"\n== throughput: gankit's train_step, median of {budget.rounds} window(s) of >= {budget.seconds:g} s")
-        rows = throughput.run(device, budget)
+        rows = throughput.run(device, budget, emulated_bf16=args.emulated_bf16)
         say(table(rows, throughput.COLUMNS))
         results.add("throughput", rows)
 
@@ -91,9 +116,17 @@ def main(argv: list[str] | None = None) -> int:
         budget = getattr(comparison, mode)
         say(f"\n== gankit against the reference-style loop, identical settings "
             f"({budget.rounds} interleaved rounds of >= {budget.seconds:g} s; reference in fp32)")
-        rows = comparison.run(device, budget)
+        rows = comparison.run(device, budget, emulated_bf16=args.emulated_bf16)
         say(table(rows, comparison.COLUMNS))
         results.add("reference", rows)
+
+    if "levers" in parts:
+        budget = getattr(levers, mode)
+        say(f"\n== levers: gankit against itself with one lever off "
+            f"({budget.rounds} interleaved rounds of >= {budget.seconds:g} s)")
+        rows = levers.run(device, budget, emulated_bf16=args.emulated_bf16)
+        say(table(rows, levers.COLUMNS))
+        results.add("levers", rows)
 
     if "time-to-quality" in parts:
         budget = getattr(time_to_quality, mode)

@@ -15,6 +15,7 @@ import torch
 from gankit.api import load_data
 from gankit.config import RunConfig, build_config, resolve
 from gankit.data import Dataset
+from gankit.training.precision import native_bf16
 from gankit.training.trainer import Trainer, resolve_device
 
 # Benchmarks measure training alone: no periodic evaluation inside the
@@ -25,6 +26,16 @@ QUIET = ("eval.every=0", "train.tensorboard=false")
 def benchmark_device(name: str) -> str:
     """``auto``, ``cpu``, ``cuda``, ``cuda:N``: the concrete device, checked once by gankit's own rules."""
     return str(resolve_device(name))
+
+
+def timed_precisions(device: str, emulated_bf16: bool = False) -> tuple[str, ...]:
+    """The precisions worth timing on ``device``: bf16 only where its matrix units run it natively.
+
+    Emulated bf16 is an order of magnitude slower than fp32 (15x on an AVX2
+    CPU), so timing it would only spend the benchmark's minutes on a path
+    ``train.precision=auto`` never takes; ``emulated_bf16`` times it anyway.
+    """
+    return ("fp32", "bf16") if emulated_bf16 or native_bf16(torch.device(device)) else ("fp32",)
 
 
 def benchmark_config(preset: str, device: str, precision: str = "fp32", overrides: tuple[str, ...] = ()) -> RunConfig:

@@ -14,7 +14,7 @@ from gankit.objectives import OBJECTIVES
 
 from benchmarks.gankit_loop import GankitLoop
 from benchmarks.report import Column, number, table, text
-from benchmarks.settings import benchmark_config, dataset_for
+from benchmarks.settings import benchmark_config, dataset_for, timed_precisions
 from benchmarks.timing import WindowBudget as Budget, median_rates, timed_window, warm_up
 
 # Every objective on an image set and on a toy set, plus the MLP reproduction
@@ -38,10 +38,11 @@ COLUMNS: list[Column] = [
 ]
 
 
-def precisions_for(preset: str, device: str) -> tuple[str, ...]:
-    """bf16 as well as fp32 on image presets; the 2-D toys' tiny matmuls gain nothing from it."""
+def precisions_for(preset: str, device: str, emulated_bf16: bool = False) -> tuple[str, ...]:
+    """bf16 as well as fp32 on image presets where the device runs bf16 natively; the 2-D toys' tiny
+    matmuls gain nothing from it."""
     config = benchmark_config(preset, device)
-    return ("fp32", "bf16") if dataset_for(config).kind == "images" else ("fp32",)
+    return timed_precisions(device, emulated_bf16) if dataset_for(config).kind == "images" else ("fp32",)
 
 
 def measure(preset: str, precision: str, device: str, budget: Budget) -> dict[str, Any]:
@@ -62,11 +63,11 @@ def measure(preset: str, precision: str, device: str, budget: Budget) -> dict[st
 
 
 def run(device: str, budget: Budget, presets: list[str] | None = None,
-        progress: Callable[[str], None] = print) -> list[dict[str, Any]]:
+        progress: Callable[[str], None] = print, emulated_bf16: bool = False) -> list[dict[str, Any]]:
     """One row per (preset, precision); a progress line as each is measured, the table is the caller's."""
     rows = []
     for preset in presets or DEFAULT_PRESETS:
-        for precision in precisions_for(preset, device):
+        for precision in precisions_for(preset, device, emulated_bf16):
             rows.append(measure(preset, precision, device, budget))
             progress(f"  {preset} {precision}: {rows[-1]['generator_steps_per_s']:.3g} generator steps/s")
     return rows

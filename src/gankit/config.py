@@ -28,7 +28,7 @@ from gankit.objectives.penalties import conditional_penalty_problem
 DEFAULT_PRESET = "wgan-gp-mnist"
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 CRITIC_SCHEDULES = ("constant", "wgan")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
 
 
 @dataclass
@@ -77,7 +77,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     # fp32, or bf16 autocast for the networks' forward and backward (losses and
-    # the penalty stay float32): faster on CPUs and GPUs with bf16 matrix units.
+    # the penalty stay float32): faster on CPUs and GPUs with bf16 matrix units,
+    # much slower where bf16 is emulated. auto: bf16 where it is native, else fp32.
     precision: str = "fp32"
     log_every: int = 50  # steps between host syncs for logging
     sample_every: int = 500

@@ -36,7 +36,8 @@ from gankit.training.checkpoint import save_checkpoint
 from gankit.training.distributed import SINGLE, DistributedContext, convert_batch_norm_for
 from gankit.training.ema import GeneratorEMA
 from gankit.training.logging import MetricsLog, ProgressBar, TensorBoardLog, read_metrics
-from gankit.training.optimizers import build_optimizer
+from gankit.training.optimizers import build_optimizer, load_optimizer_state
+from gankit.training.precision import precision_note, resolve_precision
 from gankit.training.rng import capture_rng_state, restore_rng_state, seed_everything
 from gankit.training.diagnostics import LayerGradientNorms
 from gankit.training.run_dir import CHECKPOINTS, CONTOURS, CURVES, DIAGNOSTICS, SAMPLES, TRAINING_GIF, W_COMPARISON
@@ -138,6 +139,10 @@ class Trainer:
         self.dist = dist
         # Under torchrun each rank has its own device (cuda:LOCAL_RANK), given by the caller.
         self.device = resolve_device(device or train.device)
+        self.precision = resolve_precision(train.precision, self.device)
+        note = precision_note(train.precision, self.device)
+        if note is not None and dist.is_main:
+            log(note)
         self.dataset = dataset.to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress = progress
@@ -225,7 +230,7 @@ class Trainer:
         return self.dist.shard(noise)
 
     def _autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.train.precision == "bf16")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def critic_step(self) -> dict[str, Tensor]:
         real, labels = self._draw_real()
@@ -474,8 +479,8 @@ class Trainer:
             self.critic.load_state_dict(state["critic"])
             if self.ema is not None:
                 self.ema.load_state_dict(state["ema"] if state["ema"] is not None else state["generator"])
-            self.generator_optimizer.load_state_dict(state["generator_optimizer"])
-            self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+            load_optimizer_state(self.generator_optimizer, state["generator_optimizer"])
+            load_optimizer_state(self.critic_optimizer, state["critic_optimizer"])
             self.objective.load_state_dict(state["objective"])
             self.sampler.load_state_dict(state["sampler"])
         except (KeyError, RuntimeError, ValueError) as err:

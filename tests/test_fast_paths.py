@@ -1,0 +1,159 @@
+"""The speed levers of issue 4 change how the work is done, never what is computed.
+
+Each fast path is checked against the plain path to a stated tolerance:
+fused optimiser updates against foreach ones, the joined real/fake critic
+forward against separate forwards (and its call pattern, since the point
+is to do fewer, larger forwards), and the precision choice.
+"""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.api import load_data
+from gankit.config import OptimizerConfig, resolve
+from gankit.objectives import CriticBatch, objective_class
+from gankit.objectives.base import critic_scores
+from gankit.training import precision as precision_module
+from gankit.training.optimizers import build_optimizer, load_optimizer_state, update_kernel
+from gankit.training.trainer import Trainer
+
+# Fused and foreach Adam do the same arithmetic in a different order; after a
+# few steps parameters agree to float32 rounding.
+OPTIMIZER_TOLERANCE = 1e-6
+
+
+def _model_with_gradients(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 1))
+
+
+def _train(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int, seed: int = 3) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        x = torch.randn(32, 6, generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        model(x).pow(2).mean().backward()
+        optimizer.step()
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "rmsprop"])
+def test_fused_kernels_are_chosen_where_pytorch_has_them(name):
+    params = list(_model_with_gradients(0).parameters())
+    expected = {"foreach": True} if name == "rmsprop" else {"fused": True}
+    assert update_kernel(name, params) == expected
+    optimizer = build_optimizer(params, OptimizerConfig(name=name, lr=1e-3, betas=(0.5, 0.9)))
+    group = optimizer.param_groups[0]
+    assert bool(group.get("fused")) == ("fused" in expected)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
+def test_fused_updates_match_foreach_updates(name):
+    settings = OptimizerConfig(name=name, lr=1e-2, betas=(0.0, 0.9), weight_decay=1e-3)
+    fused_model, foreach_model = _model_with_gradients(0), _model_with_gradients(0)
+    fused = build_optimizer(fused_model.parameters(), settings)
+    kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[name]
+    extra = {"betas": (0.0, 0.9)} if name != "sgd" else {}
+    foreach = kind(foreach_model.parameters(), lr=1e-2, weight_decay=1e-3, foreach=True, **extra)
+    initial = [p.detach().clone() for p in fused_model.parameters()]
+    _train(fused_model, fused, steps=20)
+    _train(foreach_model, foreach, steps=20)
+    for a, b, start in zip(fused_model.parameters(), foreach_model.parameters(), initial):
+        assert (a - start).abs().max() > 100 * OPTIMIZER_TOLERANCE  # it trained
+        torch.testing.assert_close(a, b, rtol=0, atol=OPTIMIZER_TOLERANCE)
+
+
+def test_a_state_saved_by_a_foreach_optimizer_loads_into_a_fused_one_and_keeps_the_fused_kernel():
+    settings = OptimizerConfig(name="adam", lr=1e-2, betas=(0.5, 0.9))
+    old_model = _model_with_gradients(0)
+    old = torch.optim.Adam(old_model.parameters(), lr=1e-2, betas=(0.5, 0.9), foreach=True)
+    _train(old_model, old, steps=5)
+    # Copies, as a checkpoint holds them: state_dict() returns the live tensors.
+    saved_weights, saved_state = copy.deepcopy(old_model.state_dict()), copy.deepcopy(old.state_dict())
+    _train(old_model, old, steps=5, seed=4)  # the run that never stopped, continued with foreach
+
+    new_model = _model_with_gradients(1)
+    new_model.load_state_dict(saved_weights)
+    new = build_optimizer(new_model.parameters(), settings)
+    load_optimizer_state(new, saved_state)
+    assert new.param_groups[0]["fused"] is True and not new.param_groups[0].get("foreach")
+    _train(new_model, new, steps=5, seed=4)
+    for a, b in zip(new_model.parameters(), old_model.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=OPTIMIZER_TOLERANCE)
+
+
+class _RecordingCritic(nn.Module):
+    """A per-sample critic that records the batch size of every forward."""
+
+    def __init__(self, conditional: bool = False):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+        self.conditional = conditional
+        self.calls: list[tuple[int, bool]] = []
+
+    def forward(self, x, labels=None):
+        self.calls.append((x.shape[0], labels is not None))
+        shift = 0 if labels is None else labels.float().unsqueeze(1) * 0.1
+        return self.body(x + shift).squeeze(1)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_real_and_fake_share_one_forward_and_the_penalty_points_keep_their_own(conditional):
+    torch.manual_seed(0)
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    labels = torch.randint(0, 4, (16,)) if conditional else None
+    losses = {}
+    for fused in (True, False):
+        torch.manual_seed(1)  # the same initial weights
+        critic = _RecordingCritic(conditional)
+        torch.manual_seed(2)  # the same interpolation weights
+        objective = objective_class("wgan-gp")(fused_critic_forward=fused)
+        loss, _ = objective.critic_loss(critic, CriticBatch(real, fake, labels, labels))
+        grads = torch.autograd.grad(loss, list(critic.parameters()))
+        losses[fused] = (loss.detach(), grads)
+        expected = [(32, conditional), (16, conditional)] if fused else [(16, conditional)] * 3
+        assert critic.calls == expected
+    torch.testing.assert_close(losses[True][0], losses[False][0], rtol=1e-5, atol=1e-6)
+    for a, b in zip(losses[True][1], losses[False][1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_parts_with_and_without_labels_are_not_joined():
+    critic = _RecordingCritic()
+    critic_scores(critic, [torch.randn(4, 2), torch.randn(4, 2)], [torch.zeros(4, dtype=torch.long), None], fused=True)
+    assert critic.calls == [(4, True), (4, False)]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_picks_bf16_only_where_it_is_native(monkeypatch, native):
+    monkeypatch.setattr(precision_module, "native_bf16", lambda device: native)
+    cpu = torch.device("cpu")
+    assert precision_module.resolve_precision("auto", cpu) == ("bf16" if native else "fp32")
+    assert precision_module.resolve_precision("fp32", cpu) == "fp32"
+    assert precision_module.resolve_precision("bf16", cpu) == "bf16"  # an explicit choice is honoured
+    note = precision_module.precision_note("auto", cpu)
+    assert f"auto chose {'bf16' if native else 'fp32'}" in note
+
+
+def test_emulated_bf16_is_honoured_with_a_warning_in_the_run_log(monkeypatch, tiny_toy_config):
+    monkeypatch.setattr(precision_module, "native_bf16", lambda device: False)
+    config = resolve(tiny_toy_config("wgan-gp-8gaussians", "train.precision=bf16"))
+    lines: list[str] = []
+    trainer = Trainer(config, load_data(config), progress=False, log=lines.append)
+    assert trainer.precision == "bf16"
+    assert any(line.startswith("warning: train.precision=bf16") and "fp32" in line for line in lines), lines
+
+
+def test_auto_precision_on_hardware_without_bf16_trains_exactly_as_fp32(monkeypatch, tiny_toy_config):
+    monkeypatch.setattr(precision_module, "native_bf16", lambda device: False)
+    weights = {}
+    for precision in ("fp32", "auto"):
+        config = resolve(tiny_toy_config("wgan-gp-8gaussians", f"train.precision={precision}"))
+        trainer = Trainer(config, load_data(config), progress=False, log=lambda _: None)
+        for _ in range(3):
+            trainer.train_step()
+        weights[precision] = [p.detach().clone() for p in trainer.generator.parameters()]
+    for a, b in zip(weights["fp32"], weights["auto"]):
+        assert torch.equal(a, b)
