@@ -10,6 +10,8 @@ place:
   parameter) against the foreach kernels gankit used before;
 - ``joined real/fake forward``: one critic forward over [real, fake]
   against one each (critics without batch statistics only);
+- ``channels-last convolutions``: convolutional networks and image batches
+  in NHWC memory order against PyTorch's default NCHW;
 - ``host sync every N steps``: statistics flushed every ``train.log_every``
   steps against a host sync after every generator step, as ``.item()``
   logging does;
@@ -25,6 +27,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable
+
+import torch
+
+from gankit.models import has_convolutions
 
 from benchmarks.gankit_loop import GankitLoop
 from benchmarks.report import Column, number, ratio, text
@@ -64,6 +70,13 @@ def _separate_forwards(loop: GankitLoop) -> None:
     loop.trainer.objective.fused_critic_forward = False
 
 
+def _contiguous_memory(loop: GankitLoop) -> None:
+    trainer = loop.trainer
+    trainer.channels_last = False
+    for model in (trainer.generator, trainer.critic):
+        model.to(memory_format=torch.contiguous_format)
+
+
 def _sync_every_step(loop: GankitLoop) -> None:
     loop.config.train.log_every = 1  # GankitLoop flushes (one host sync) whenever step % log_every == 0
 
@@ -79,6 +92,8 @@ LEVERS = (
     Lever("fused optimiser", _foreach_optimisers,
           lambda loop: bool(loop.trainer.critic_optimizer.param_groups[0].get("fused"))),
     Lever("joined real/fake forward", _separate_forwards, lambda loop: loop.trainer.objective.fused_critic_forward),
+    Lever("channels-last convolutions", _contiguous_memory,
+          lambda loop: loop.trainer.channels_last and has_convolutions(loop.trainer.critic)),
     Lever("host sync every N steps", _sync_every_step, lambda loop: loop.config.train.log_every > 1),
 )
 

@@ -157,3 +157,42 @@ def test_auto_precision_on_hardware_without_bf16_trains_exactly_as_fp32(monkeypa
         weights[precision] = [p.detach().clone() for p in trainer.generator.parameters()]
     for a, b in zip(weights["fp32"], weights["auto"]):
         assert torch.equal(a, b)
+
+
+def _digits_trainer(*extra: str) -> Trainer:
+    from gankit.config import build_config
+
+    config = resolve(build_config("wgan-gp-mnist", overrides=[
+        "data.name=digits", "data.image_size=28", "model.base_channels=4", "train.batch_size=16",
+        "train.tensorboard=false", "train.device=cpu", "eval.every=0", *extra,
+    ]))
+    return Trainer(config, load_data(config), progress=False, log=lambda _: None)
+
+
+def test_channels_last_networks_train_to_the_same_numbers_as_contiguous_ones():
+    def second_conv_weight(trainer: Trainer) -> torch.Tensor:  # the first has one input channel: both layouts at once
+        return [m for m in trainer.critic.modules() if isinstance(m, nn.Conv2d)][1].weight
+
+    # Two generator steps (four critic steps) from the same weights and draws (the trainers draw from the
+    # global RNG, so each is built and trained in turn). Convolutions in the other memory order sum in
+    # another order: the numbers agree to float32 rounding, amplified a little by training.
+    trained = {}
+    for channels_last in (True, False):
+        trainer = _digits_trainer(f"train.channels_last={str(channels_last).lower()}")
+        assert second_conv_weight(trainer).is_contiguous(memory_format=torch.channels_last) == channels_last
+        for _ in range(2):
+            trainer.train_step()
+        trained[channels_last] = trainer
+    fast, plain = trained[True], trained[False]
+    assert fast._draw_real()[0].is_contiguous(memory_format=torch.channels_last)
+    for key in ("critic_loss", "penalty", "generator_loss"):
+        ours, theirs = torch.stack(fast._pending[key]), torch.stack(plain._pending[key])
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+    for a, b in zip(fast.generator.parameters(), plain.generator.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_channels_last_leaves_mlp_networks_alone():
+    trainer = _digits_trainer("model.arch=mlp")
+    assert trainer.channels_last  # image data...
+    assert all(p.is_contiguous() for p in trainer.critic.parameters())  # ...but nothing to convert

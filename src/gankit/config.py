@@ -92,6 +92,9 @@ class TrainConfig:
     # The critic loss's gradient norm per critic layer at each logged step (diagnostics.jsonl, read by
     # `gankit diagnose`): one norm per layer, computed on the device, synced only when logged.
     layer_diagnostics: bool = True
+    # Convolutional networks and image batches in channels-last memory order (NHWC): oneDNN's and
+    # cuDNN's faster convolution kernels. Same numbers to float rounding; off for MLPs and 2-D data.
+    channels_last: bool = True
 
 
 @dataclass

@@ -10,7 +10,7 @@ from gankit.models.base import Critic, Generator
 from gankit.models.builders import build_critic, build_generator, conditioning_classes
 from gankit.models.heads import AutoEncoderHead, CriticHead, LatentCodes, QHead, ScoreHead
 from gankit.models.config import ACTIVATIONS, ARCHITECTURES, NORMALIZATIONS, ModelConfig
-from gankit.models.inspection import has_batch_statistics
+from gankit.models.inspection import has_batch_statistics, has_convolutions
 
 __all__ = [
     "ACTIVATIONS",
@@ -28,4 +28,5 @@ __all__ = [
     "build_critic",
     "build_generator",
     "has_batch_statistics",
+    "has_convolutions",
 ]

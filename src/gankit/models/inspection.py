@@ -17,3 +17,8 @@ def has_batch_statistics(module: nn.Module) -> bool:
     # _BatchNorm is the common base of BatchNorm1d/2d/3d, their lazy forms and
     # SyncBatchNorm, and not of InstanceNorm, which keeps samples apart.
     return any(isinstance(layer, _BatchNorm) for layer in module.modules())
+
+
+def has_convolutions(module: nn.Module) -> bool:
+    """True if ``module`` holds a 2-D convolution (plain or transposed): the layers a memory format speeds up."""
+    return any(isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)) for layer in module.modules())

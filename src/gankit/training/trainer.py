@@ -25,7 +25,7 @@ from gankit.config import RunConfig
 from gankit.data import Dataset
 from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
 from gankit.evaluation import Evaluator
-from gankit.models import has_batch_statistics
+from gankit.models import has_batch_statistics, has_convolutions
 from gankit.networks import build_networks, build_objective
 from gankit.objectives import GRID_ROW, CriticBatch
 from gankit.report.plots import save_curves, save_image_grid, save_points_plot, save_wasserstein_comparison
@@ -156,6 +156,12 @@ class Trainer:
         self.critic = convert_batch_norm_for(dist, critic, self.device)
         self.generator.to(self.device)
         self.critic.to(self.device)
+        self.channels_last = train.channels_last and dataset.kind == "images"
+        if self.channels_last:
+            # Measured on 2 CPU cores: the DCGAN main job 3.17 -> 3.51 generator steps/s (median of 8 windows).
+            for model in (self.generator, self.critic):
+                if has_convolutions(model):
+                    model.to(memory_format=torch.channels_last)
         dist.broadcast_parameters(self.generator)
         dist.broadcast_parameters(self.critic)
         critic_couples_batch = has_batch_statistics(self.critic)
@@ -222,7 +228,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
     def _draw_real(self) -> tuple[Tensor, Tensor | None]:
-        return self.dataset.batch(self.sampler.next_indices())
+        real, labels = self.dataset.batch(self.sampler.next_indices())
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        return real, labels
 
     def _noise(self, n: int) -> Tensor:
         """``n`` latent codes: this rank's slice of the global batch's codes, so every rank's RNG stays in step."""
