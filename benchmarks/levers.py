@@ -12,6 +12,10 @@ place:
   against one each (critics without batch statistics only);
 - ``channels-last convolutions``: convolutional networks and image batches
   in NHWC memory order against PyTorch's default NCHW;
+- ``matmul forms of dense-like convolutions``: on the CPU, the DCGAN
+  critic's head, the generator's first layer and a one-channel input layer
+  computed as matrix products (``gankit.models.fast_layers``) against
+  PyTorch's convolution kernels;
 - ``host sync every N steps``: statistics flushed every ``train.log_every``
   steps against a host sync after every generator step, as ``.item()``
   logging does;
@@ -31,6 +35,7 @@ from typing import Any, Callable
 import torch
 
 from gankit.models import has_convolutions
+from gankit.models.fast_layers import FAST_LAYERS, use_plain_layers
 
 from benchmarks.gankit_loop import GankitLoop
 from benchmarks.report import Column, number, ratio, text
@@ -77,6 +82,16 @@ def _contiguous_memory(loop: GankitLoop) -> None:
         model.to(memory_format=torch.contiguous_format)
 
 
+def _pytorch_layers(loop: GankitLoop) -> None:
+    use_plain_layers(loop.trainer.generator)
+    use_plain_layers(loop.trainer.critic)
+
+
+def _has_fast_layers(loop: GankitLoop) -> bool:
+    models = (loop.trainer.generator, loop.trainer.critic)
+    return any(type(layer) in FAST_LAYERS for model in models for layer in model.modules())
+
+
 def _sync_every_step(loop: GankitLoop) -> None:
     loop.config.train.log_every = 1  # GankitLoop flushes (one host sync) whenever step % log_every == 0
 
@@ -94,6 +109,7 @@ LEVERS = (
     Lever("joined real/fake forward", _separate_forwards, lambda loop: loop.trainer.objective.fused_critic_forward),
     Lever("channels-last convolutions", _contiguous_memory,
           lambda loop: loop.trainer.channels_last and has_convolutions(loop.trainer.critic)),
+    Lever("matmul forms of dense-like convolutions", _pytorch_layers, _has_fast_layers),
     Lever("host sync every N steps", _sync_every_step, lambda loop: loop.config.train.log_every > 1),
 )
 

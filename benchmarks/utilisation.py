@@ -20,7 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.gankit_loop import GankitLoop
 from benchmarks.report import Column, number, percent, text
-from benchmarks.settings import benchmark_config, synchronise
+from benchmarks.settings import benchmark_config, synchronise, timed_precisions
 from benchmarks.timing import median_rates, timed_window, warm_up
 
 PRESETS = ("wgan-gp-mnist", "wgan-gp-mnist-mlp")
@@ -109,7 +109,9 @@ def measure(preset: str, precision: str, device: str, budget: Budget, peak: floa
     }
 
 
-def run(device: str, budget: Budget) -> dict[str, Any]:
-    peaks = {name: matmul_peak(dtype, device, budget.matmul_repeats) for name, dtype in PRECISIONS.items()}
-    rows = [measure(preset, precision, device, budget, peaks[precision]) for preset in PRESETS for precision in PRECISIONS]
+def run(device: str, budget: Budget, emulated_bf16: bool = False) -> dict[str, Any]:
+    """fp32, and bf16 where the device runs it natively (emulated bf16 steps take minutes each on a CPU)."""
+    precisions = timed_precisions(device, emulated_bf16)
+    peaks = {name: matmul_peak(PRECISIONS[name], device, budget.matmul_repeats) for name in precisions}
+    rows = [measure(preset, precision, device, budget, peaks[precision]) for preset in PRESETS for precision in precisions]
     return {"matmul_peak_gflops": {k: v / 1e9 for k, v in peaks.items()}, "rows": rows}

@@ -45,6 +45,11 @@ def max_difference(a, b):
     ("nsgan-8gaussians", []),
     # BEGAN's k_t adapts from each batch's energies: ranks must average them to move k_t together.
     ("began-8gaussians", ["objective.lambda_k=0.1"]),
+    # Convolutions in channels-last memory order: parameters and gradients that are not NCHW-contiguous
+    # go through the broadcast and the flattened all-reduce. (Generator batch norm off: on the CPU each
+    # rank normalises its own slice, so it would differ from one process by design.)
+    ("wgan-gp-mnist", ["data.name=digits", "data.image_size=28", "model.base_channels=4",
+                       "model.generator_norm=none", "train.batch_size=16"]),
 ])
 def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path, preset, extra):
     train(tmp_path, "one", preset, 6, None, *extra)

@@ -169,30 +169,99 @@ def _digits_trainer(*extra: str) -> Trainer:
     return Trainer(config, load_data(config), progress=False, log=lambda _: None)
 
 
-def test_channels_last_networks_train_to_the_same_numbers_as_contiguous_ones():
+def test_channels_last_puts_convolution_weights_and_image_batches_in_nhwc_order():
     def second_conv_weight(trainer: Trainer) -> torch.Tensor:  # the first has one input channel: both layouts at once
         return [m for m in trainer.critic.modules() if isinstance(m, nn.Conv2d)][1].weight
 
-    # Two generator steps (four critic steps) from the same weights and draws (the trainers draw from the
-    # global RNG, so each is built and trained in turn). Convolutions in the other memory order sum in
-    # another order: the numbers agree to float32 rounding, amplified a little by training.
-    trained = {}
-    for channels_last in (True, False):
-        trainer = _digits_trainer(f"train.channels_last={str(channels_last).lower()}")
-        assert second_conv_weight(trainer).is_contiguous(memory_format=torch.channels_last) == channels_last
-        for _ in range(2):
-            trainer.train_step()
-        trained[channels_last] = trainer
-    fast, plain = trained[True], trained[False]
+    fast, plain = _digits_trainer(), _digits_trainer("train.channels_last=false")
+    assert second_conv_weight(fast).is_contiguous(memory_format=torch.channels_last)
+    assert not second_conv_weight(plain).is_contiguous(memory_format=torch.channels_last)
     assert fast._draw_real()[0].is_contiguous(memory_format=torch.channels_last)
-    for key in ("critic_loss", "penalty", "generator_loss"):
-        ours, theirs = torch.stack(fast._pending[key]), torch.stack(plain._pending[key])
-        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
-    for a, b in zip(fast.generator.parameters(), plain.generator.parameters()):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_channels_last_leaves_mlp_networks_alone():
     trainer = _digits_trainer("model.arch=mlp")
     assert trainer.channels_last  # image data...
     assert all(p.is_contiguous() for p in trainer.critic.parameters())  # ...but nothing to convert
+
+
+# ------------------------------------------------------------------ matmul forms of convolutions
+
+def _penalty_style_gradients(layer: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Output, input gradient (with its graph) and the double backward's parameter gradients: what a critic
+    layer goes through in a gradient-penalty step."""
+    x = x.detach().clone().requires_grad_(True)
+    out = layer(x)
+    (input_grad,) = torch.autograd.grad(out.square().sum(), x, create_graph=True)
+    loss = out.sum() + input_grad.square().sum()
+    return [out.detach(), input_grad.detach(), *torch.autograd.grad(loss, list(layer.parameters()))]
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.Conv2d(8, 3, 4), (5, 8, 4, 4)),  # a DCGAN critic's head: kernel covers the input
+    (lambda: nn.Conv2d(1, 6, 4, 2, 1), (5, 1, 12, 12)),  # a grey-image input layer
+    (lambda: nn.Conv2d(1, 6, 3, 1, 1, bias=False), (5, 1, 7, 9)),
+    (lambda: nn.ConvTranspose2d(8, 6, 4, 1, 0), (5, 8, 1, 1)),  # a generator's first layer on the latent
+])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_matmul_forms_compute_what_the_convolutions_compute(make, shape, channels_last):
+    from gankit.models.fast_layers import FAST_LAYERS, use_fast_layers
+
+    torch.manual_seed(0)
+    plain = make()
+    fast = copy.deepcopy(plain)
+    x = torch.randn(shape)
+    if channels_last:
+        plain, fast = plain.to(memory_format=torch.channels_last), fast.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    holder = nn.Sequential(fast)
+    assert use_fast_layers(holder) == 1 and type(holder[0]) in FAST_LAYERS
+    assert holder.state_dict().keys() == nn.Sequential(plain).state_dict().keys()
+    for ours, theirs in zip(_penalty_style_gradients(fast, x), _penalty_style_gradients(plain, x)):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_matmul_forms_fall_back_to_the_convolution_outside_their_shape():
+    from gankit.models.fast_layers import DenseConv2d, DenseConvTranspose2d, use_fast_layers
+
+    torch.manual_seed(0)
+    conv, deconv = nn.Conv2d(4, 2, 3), nn.ConvTranspose2d(4, 2, 3)
+    plain_conv, plain_deconv = copy.deepcopy(conv), copy.deepcopy(deconv)
+    use_fast_layers(nn.Sequential(conv, deconv))
+    assert (type(conv), type(deconv)) == (DenseConv2d, DenseConvTranspose2d)
+    x = torch.randn(2, 4, 6, 6)  # bigger than the kernel / than 1 x 1: the convolution itself
+    torch.testing.assert_close(conv(x), plain_conv(x))
+    torch.testing.assert_close(deconv(x), plain_deconv(x))
+
+
+def test_fast_layers_switch_the_dcgan_layers_that_are_matrix_products_and_back():
+    from gankit.models import ModelConfig, build_critic, build_generator
+    from gankit.models.fast_layers import FAST_LAYERS, use_fast_layers, use_plain_layers
+
+    config = ModelConfig(arch="dcgan", latent_dim=16, base_channels=4, critic_norm="layer")
+    critic, generator = build_critic(config, (1, 28, 28), 10), build_generator(config, (1, 28, 28), 10)
+    # critic: the one-channel input layer and the head; generator: the layer on the 1 x 1 latent
+    assert use_fast_layers(critic) == 2 and use_fast_layers(generator) == 1
+    use_plain_layers(critic)
+    assert not any(type(layer) in FAST_LAYERS for layer in critic.modules())
+    colour = build_critic(config, (3, 32, 32), 10)
+    assert use_fast_layers(colour) == 1  # only the head: three input channels are not unfolded
+
+
+@pytest.mark.parametrize("lever", ["train.channels_last", "train.fast_layers"])
+def test_switching_a_layout_lever_off_trains_to_the_same_numbers(lever):
+    # Two generator steps (four critic steps) from the same weights and draws (the trainers draw from the
+    # global RNG, so each is built and trained in turn). Other kernels sum in another order: the numbers
+    # agree to float32 rounding, amplified a little by training.
+    trained = {}
+    for on in (True, False):
+        trainer = _digits_trainer(f"{lever}={str(on).lower()}")
+        for _ in range(2):
+            trainer.train_step()
+        trained[on] = trainer
+    fast, plain = trained[True], trained[False]
+    for key in ("critic_loss", "penalty", "generator_loss"):
+        ours, theirs = torch.stack(fast._pending[key]), torch.stack(plain._pending[key])
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+    for a, b in zip(fast.generator.parameters(), plain.generator.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -95,6 +95,9 @@ class TrainConfig:
     # Convolutional networks and image batches in channels-last memory order (NHWC): oneDNN's and
     # cuDNN's faster convolution kernels. Same numbers to float rounding; off for MLPs and 2-D data.
     channels_last: bool = True
+    # On the CPU, convolutions that are matrix products in disguise (a DCGAN critic's head, a generator's
+    # first layer, a one-channel input layer) computed as matmuls: same parameters and numbers, faster.
+    fast_layers: bool = True
 
 
 @dataclass

@@ -26,6 +26,7 @@ from gankit.data import Dataset
 from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
 from gankit.evaluation import Evaluator
 from gankit.models import has_batch_statistics, has_convolutions
+from gankit.models.fast_layers import use_fast_layers
 from gankit.networks import build_networks, build_objective
 from gankit.objectives import GRID_ROW, CriticBatch
 from gankit.report.plots import save_curves, save_image_grid, save_points_plot, save_wasserstein_comparison
@@ -162,6 +163,9 @@ class Trainer:
             for model in (self.generator, self.critic):
                 if has_convolutions(model):
                     model.to(memory_format=torch.channels_last)
+        if train.fast_layers and self.device.type == "cpu":  # measured on CPUs only; cuDNN has its own kernels
+            use_fast_layers(self.generator)
+            use_fast_layers(self.critic)
         dist.broadcast_parameters(self.generator)
         dist.broadcast_parameters(self.critic)
         critic_couples_batch = has_batch_statistics(self.critic)
