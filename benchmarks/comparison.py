@@ -4,7 +4,8 @@ Both loops are built from one resolved preset config: the same networks,
 initial weights, optimiser settings, batch size and n_critic. The reference
 trains in fp32 as the scripts do; gankit is measured in fp32, and in bf16
 where the device runs bf16 natively. Their timing windows are interleaved
-(reference, gankit fp32, gankit bf16, repeated), and the headline is the ratio of median generator steps/s.
+(reference, gankit fp32, gankit bf16, repeated), and the headline is the
+ratio of median generator steps/s.
 Issue 4's targets are printed as PASS/FAIL; a miss is a finding, not an error.
 """
 

@@ -5,8 +5,7 @@ itself with one lever turned off, in interleaved windows (so the machine's
 slow minutes hit all of them alike); a lever's gain is the median rate with
 it over the median rate without it, and beside it the same ratio of the
 fastest windows (interference only slows a window down, so the fastest is
-the least disturbed). The levers that can be switched off in
-place:
+the least disturbed). The levers that can be switched off in place:
 
 - ``fused optimiser``: the fused Adam/AdamW/SGD update (one pass over each
   parameter) against the foreach kernels gankit used before;

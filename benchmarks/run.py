@@ -105,28 +105,24 @@ def main(argv: list[str] | None = None) -> int:
             "(--emulated-bf16 times bf16 anyway)")
     started = time.perf_counter()
 
-    if "throughput" in parts:
-        budget = getattr(throughput, mode)
-        say(f"\n== throughput: gankit's train_step, median of {budget.rounds} window(s) of >= {budget.seconds:g} s")
-        rows = throughput.run(device, budget, emulated_bf16=args.emulated_bf16)
-        say(table(rows, throughput.COLUMNS))
-        results.add("throughput", rows)
-
-    if "reference" in parts:
-        budget = getattr(comparison, mode)
-        say(f"\n== gankit against the reference-style loop, identical settings "
-            f"({budget.rounds} interleaved rounds of >= {budget.seconds:g} s; reference in fp32)")
-        rows = comparison.run(device, budget, emulated_bf16=args.emulated_bf16)
-        say(table(rows, comparison.COLUMNS))
-        results.add("reference", rows)
-
-    if "levers" in parts:
-        budget = getattr(levers, mode)
-        say(f"\n== levers: gankit against itself with one lever off "
-            f"({budget.rounds} interleaved rounds of >= {budget.seconds:g} s)")
-        rows = levers.run(device, budget, emulated_bf16=args.emulated_bf16)
-        say(table(rows, levers.COLUMNS))
-        results.add("levers", rows)
+    # The three parts that time windows and print one table: (part, module, header).
+    windowed = [
+        ("throughput", throughput,
+         lambda b: f"throughput: gankit's train_step, median of {b.rounds} window(s) of >= {b.seconds:g} s"),
+        ("reference", comparison,
+         lambda b: f"gankit against the reference-style loop, identical settings "
+                   f"({b.rounds} interleaved rounds of >= {b.seconds:g} s; reference in fp32)"),
+        ("levers", levers,
+         lambda b: f"levers: gankit against itself with one lever off "
+                   f"({b.rounds} interleaved rounds of >= {b.seconds:g} s)"),
+    ]
+    for part, module, header in windowed:
+        if part in parts:
+            budget = getattr(module, mode)
+            say(f"\n== {header(budget)}")
+            rows = module.run(device, budget, emulated_bf16=args.emulated_bf16)
+            say(table(rows, module.COLUMNS))
+            results.add(part, rows)
 
     if "time-to-quality" in parts:
         budget = getattr(time_to_quality, mode)
