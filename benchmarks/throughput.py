@@ -13,7 +13,7 @@ from typing import Any, Callable
 from gankit.objectives import OBJECTIVES
 
 from benchmarks.gankit_loop import GankitLoop
-from benchmarks.report import Column, number, table, text
+from benchmarks.report import Column, number, text
 from benchmarks.settings import benchmark_config, dataset_for, timed_precisions
 from benchmarks.timing import WindowBudget as Budget, median_rates, timed_window, warm_up
 

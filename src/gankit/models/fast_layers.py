@@ -1,6 +1,6 @@
 """Convolutions whose shape makes them matrix products, computed as matrix products.
 
-oneDNN, PyTorch's CPU convolution library, is slow on two shapes every
+oneDNN, PyTorch's CPU convolution library, is slow on three shapes every
 DCGAN has, and slowest in the gradient penalty's double backward:
 
 - the critic's head, a convolution whose kernel covers its whole unpadded
@@ -26,7 +26,6 @@ and checkpoints do not depend on the switch.
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.models import AutoEncoderHead, CriticHead
-from gankit.objectives.base import CriticBatch, Objective, ObjectiveParams, Recommendation, Stats
+from gankit.objectives.base import Objective, ObjectiveParams, Recommendation, Stats
 
 
 def pulling_away_term(codes: Tensor) -> Tensor:
