@@ -35,7 +35,6 @@ from typing import Any, Callable
 
 import torch
 
-from gankit.models import has_convolutions
 from gankit.models.fast_layers import FAST_LAYERS, use_plain_layers
 
 from benchmarks.gankit_loop import GankitLoop
@@ -109,8 +108,7 @@ LEVERS = (
     Lever("fused optimiser", _foreach_optimisers,
           lambda loop: bool(loop.trainer.critic_optimizer.param_groups[0].get("fused"))),
     Lever("joined real/fake forward", _separate_forwards, lambda loop: loop.trainer.objective.fused_critic_forward),
-    Lever("channels-last convolutions", _contiguous_memory,
-          lambda loop: loop.trainer.channels_last and has_convolutions(loop.trainer.critic)),
+    Lever("channels-last convolutions", _contiguous_memory, lambda loop: loop.trainer.channels_last),
     Lever("matmul forms of dense-like convolutions", _pytorch_layers, _has_fast_layers),
     Lever("host sync every N steps", _sync_every_step, lambda loop: loop.config.train.log_every > 1),
 )

@@ -181,8 +181,8 @@ def test_channels_last_puts_convolution_weights_and_image_batches_in_nhwc_order(
 
 def test_channels_last_leaves_mlp_networks_alone():
     trainer = _digits_trainer("model.arch=mlp")
-    assert trainer.channels_last  # image data...
-    assert all(p.is_contiguous() for p in trainer.critic.parameters())  # ...but nothing to convert
+    assert not trainer.channels_last  # image data, but no convolution to gain from NHWC
+    assert all(p.is_contiguous() for p in trainer.critic.parameters())
 
 
 # ------------------------------------------------------------------ matmul forms of convolutions
