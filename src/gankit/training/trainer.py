@@ -416,6 +416,7 @@ class Trainer:
 
     def save_samples(self, path: Path) -> None:
         samples = generate(self.sampling_generator, self.fixed_noise, self.fixed_labels)
+        path.parent.mkdir(parents=True, exist_ok=True)  # a user may have cleared samples/ before resuming
         if self.dataset.kind == "points":
             real, _ = self.dataset.batch(torch.arange(min(len(self.dataset), POINTS_PER_PLOT), device=self.device))
             save_points_plot(samples, path, real=real, title=f"step {self.step}")
