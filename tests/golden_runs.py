@@ -94,7 +94,7 @@ def record_preset(preset: str, scratch: Path) -> dict:
     for role in ("generator", "critic", "ema"):
         state = checkpoint.get(role)
         if state is None and "networks" in checkpoint:  # the refactored format
-            state = checkpoint["networks"].get(role) if role != "ema" else checkpoint.get("ema", {}).get("generator")
+            state = checkpoint["networks"].get(role) if role != "ema" else (checkpoint.get("ema") or {}).get("generator")
         if state is not None:
             digest = hashlib.sha256()
             _tensor_digest(digest, state)

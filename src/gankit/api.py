@@ -8,24 +8,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
 
+from gankit.artefacts import RunArtefacts
 from gankit.config import RunConfig, build_config, config_from_dict, read_yaml_file, resolve
 from gankit.data import Dataset, load_dataset
-from gankit.errors import CheckpointError, ConfigError
+from gankit.errors import ConfigError
 from gankit.evaluation import EvalResult, Evaluator
 from gankit.networks import build_networks, build_objective
-from gankit.sampling import generate, latent_noise
+from gankit.sampling import LatentInput, generate
 from gankit.training.checkpoint import (
     has_checkpoint,
     load_checkpoint,
     load_latest_checkpoint,
     remove_partial_writes,
+    restore_modules,
 )
 from gankit.training.distributed import init_distributed
 from gankit.training.logging import MetricsLog
@@ -42,15 +44,26 @@ def load_data(config: RunConfig) -> Dataset:
 
 @dataclass
 class Run:
-    """A trained (or partly trained) run: its folder, config, generator and data description."""
+    """A trained (or partly trained) run: its folder, config, networks by role and data description."""
 
     path: Path | None
     config: RunConfig
-    generator: nn.Module  # the EMA generator where the run kept one
+    networks: dict[str, nn.Module]  # by role; generator-side networks are their EMA where the run kept one
     data: dict[str, Any]
     step: int
+    latent: LatentInput | None = None  # what the generator consumes, as its objective declared
     interrupted: bool = False  # stopped early by Ctrl-C or SIGTERM, after saving a checkpoint
-    critic: nn.Module | None = None  # loaded with the generator, for metrics that ask the critic
+    objective: nn.Module | None = field(default=None, repr=False)
+
+    @property
+    def generator(self) -> nn.Module | None:
+        """The ``generator`` role (the EMA generator where the run kept one)."""
+        return self.networks.get("generator")
+
+    @property
+    def critic(self) -> nn.Module | None:
+        """The ``critic`` role, for metrics and diagnostics that ask the critic."""
+        return self.networks.get("critic")
 
     @property
     def kind(self) -> str:
@@ -67,8 +80,10 @@ class Run:
         ``labels`` (conditional runs): one class for all samples, or one per
         sample; by default the classes in turn.
         """
+        if self.generator is None or self.latent is None:
+            raise ConfigError("this run's objective has no latent generator to sample: see its own commands")
         device = next(self.generator.parameters()).device
-        noise = latent_noise(n, self.config.model.latent_dim, device, seed=seed)
+        noise = self.latent.draw(n, device, seed=seed)
         if labels is not None:
             labels = self._checked_labels(labels, n).to(device)
         return generate(self.generator, noise, labels).cpu()
@@ -93,11 +108,12 @@ def _run_from_trainer(trainer: Trainer) -> Run:
     return Run(
         trainer.run_dir,
         trainer.config,
-        trainer.sampling_generator,
+        trainer.sampling_networks,
         describe_data(trainer.dataset),
         trainer.step,
+        latent=trainer.context.latent,
         interrupted=trainer.interrupted,
-        critic=trainer.critic,
+        objective=trainer.objective,
     )
 
 
@@ -120,7 +136,10 @@ def train(
     log(f"data: {dataset.description}")
     # Build everything before creating the folder, so that a bad setting
     # leaves nothing behind that would block the corrected command.
-    trainer = Trainer(config, dataset, run_dir=None, progress=progress and dist.is_main, log=log, dist=dist, device=device)
+    trainer = Trainer(
+        config, dataset, run_dir=None, progress=progress and dist.is_main, log=log, dist=dist, device=device,
+        artefacts=RunArtefacts(),
+    )
     if dist.is_main:
         run_dir = new_run_dir(Path(out), name or config.preset or config.objective.name)
         trainer.run_dir = run_dir
@@ -169,7 +188,7 @@ def resume(
     log(f"data: {dataset.description}")
     trainer = Trainer(
         config, dataset, run_dir=run_dir if dist.is_main else None, progress=progress and dist.is_main, log=log,
-        dist=dist, device=rank_device if dist.enabled else None,
+        dist=dist, device=rank_device if dist.enabled else None, artefacts=RunArtefacts(),
     )
     if state is not None:
         trainer.load_state_dict(state)
@@ -181,13 +200,6 @@ def resume(
             write_config(run_dir, config.to_dict())
         trainer.fit(config.train.steps)
     return _run_from_trainer(trainer)
-
-
-def _first_mismatch(error: RuntimeError) -> str:
-    """One line out of torch's multi-line load_state_dict report: its first detail."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    detail = lines[1] if len(lines) > 1 else (lines[0] if lines else "unknown mismatch")
-    return detail[:160]
 
 
 def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Run:
@@ -202,20 +214,18 @@ def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Run
     config = config_from_dict(state["config"])
     data = state["data"]
     shape, classes = tuple(data["sample_shape"]), data["num_classes"]
-    generator, critic = build_networks(config, shape, classes, build_objective(config), data["name"])
-    weights = state["ema"] if use_ema and state.get("ema") is not None else state["generator"]
-    for role, model, model_weights in (("generator", generator, weights), ("critic", critic, state["critic"])):
-        try:
-            model.load_state_dict(model_weights)
-        except RuntimeError as err:
-            raise CheckpointError(
-                f"the checkpoint's {role} does not match the architecture its config describes "
-                f"({_first_mismatch(err)}): it was edited or written by another gankit; use an untouched checkpoint"
-            ) from None
+    objective = build_objective(config)
+    networks = build_networks(config, shape, classes, objective, data["name"])
+    restore_modules(dict(networks.items()), state["networks"])
+    if use_ema and state.get("ema"):
+        restore_modules({role: networks[role] for role in state["ema"]}, state["ema"], what="EMA network")
+    objective.load_state_dict(state["objective"])
     target = resolve_device(device)
-    generator.to(target).eval()
-    critic.to(target).eval()
-    return Run(run_path, config, generator, data, int(state["step"]), critic=critic)
+    for module in networks.values():
+        module.to(target).eval()
+    latent = objective.generator_input(config.model.latent_dim)
+    return Run(run_path, config, dict(networks.items()), data, int(state["step"]), latent=latent,
+               objective=objective.to(target))
 
 
 def evaluate(
@@ -240,7 +250,7 @@ def evaluate(
         inception_weights=inception_weights, seed=seed, device=device, has_critic=run.critic is not None,
         conditional=run.num_classes is not None,
     )
-    result = evaluator.evaluate(run.generator, run.config.model.latent_dim, run.critic, run.step)
+    result = evaluator.evaluate(run.generator, run.latent, run.critic, run.step)
     if append and run.path is not None:
         log = MetricsLog(run.path)
         try:

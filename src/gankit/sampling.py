@@ -1,18 +1,48 @@
-"""Drawing samples from a generator: batched, without gradients, reproducible."""
+"""What a generator consumes, and drawing samples from it: batched, without gradients, reproducible.
+
+A generator's input is declared, not assumed: ``LatentInput`` says how many
+dimensions its latent code has and what distribution it is drawn from. The
+training loop's noise, the fixed preview inputs, evaluation and ``gankit
+sample`` all draw through the same declaration, so a generator fed uniform
+codes (BiGAN) is fed them everywhere.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
+
+
+@dataclass(frozen=True)
+class LatentInput:
+    """A latent code of ``dim`` values, standard normal or uniform on [-1, 1]."""
+
+    dim: int
+    distribution: str = "normal"
+
+    def __post_init__(self) -> None:
+        if self.distribution not in LATENT_DISTRIBUTIONS:
+            raise ValueError(f"latent distribution must be one of {LATENT_DISTRIBUTIONS}, got {self.distribution!r}")
+
+    def draw(self, n: int, device: torch.device | str, seed: int | None = None) -> Tensor:
+        """``n`` codes; with ``seed``, the same codes on every device (drawn on the CPU, then moved)."""
+        if seed is None:
+            return self._draw(n, device, None)
+        return self._draw(n, "cpu", torch.Generator().manual_seed(seed)).to(device)
+
+    def _draw(self, n: int, device: torch.device | str, generator: torch.Generator | None) -> Tensor:
+        if self.distribution == "normal":
+            return torch.randn(n, self.dim, device=device, generator=generator)
+        return torch.rand(n, self.dim, device=device, generator=generator) * 2 - 1
+
 
 def latent_noise(n: int, latent_dim: int, device: torch.device | str, seed: int | None = None) -> Tensor:
     """Standard normal latent codes; with ``seed``, the same codes on every device."""
-    if seed is None:
-        return torch.randn(n, latent_dim, device=device)
-    # Drawn on the CPU so that a seed gives the same samples on CPU and GPU.
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(n, latent_dim, generator=generator).to(device)
+    return LatentInput(latent_dim).draw(n, device, seed)
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ from gankit.evaluation import metrics as _registered  # noqa: F401  (importing r
 from gankit.evaluation.context import EvalContext
 from gankit.evaluation.features import FeatureExtractor, build_extractor, choose_feature_space, find_inception_weights
 from gankit.evaluation.registry import Metric, parse_metric_names, select_metrics
-from gankit.sampling import generate, latent_noise
+from gankit.sampling import LatentInput, generate
 
 # The VEEGAN / PacGAN protocol draws 2,500 samples on toy data; 5,000 images
 # match the embedded MNIST sample's size and keep FD's bias small for 128-d features.
@@ -102,13 +102,19 @@ class Evaluator:
             feature_cache=dict(self._real_cache),
         )
 
-    def evaluate(self, generator: nn.Module, latent_dim: int, critic: nn.Module | None = None, step: int = 0) -> EvalResult:
-        """Generate ``samples`` from a fixed latent seed and run every selected metric."""
+    def evaluate(
+        self, generator: nn.Module, latent: LatentInput | int, critic: nn.Module | None = None, step: int = 0
+    ) -> EvalResult:
+        """Generate ``samples`` from a fixed latent seed and run every selected metric.
+
+        ``latent`` is the generator's declared input (an int: standard normal codes of that size).
+        """
         if self.has_critic and critic is None:
             raise ValueError("this Evaluator was built with has_critic=True: pass the run's critic")
         device = next(generator.parameters()).device
         start = time.perf_counter()
-        noise = latent_noise(self.samples, latent_dim, device, seed=self.seed + 1)
+        latent = LatentInput(latent) if isinstance(latent, int) else latent
+        noise = latent.draw(self.samples, device, seed=self.seed + 1)
         labels = None if self.fake_labels is None else self.fake_labels.to(device)
         fake = generate(generator, noise, labels).cpu()
         seconds = {"sampling": time.perf_counter() - start}

@@ -7,7 +7,7 @@ shape) and ``dcgan`` (square 28, 32 or 64 pixel images).
 """
 
 from gankit.models.base import Critic, Generator
-from gankit.models.builders import build_critic, build_generator, conditioning_classes
+from gankit.models.builders import NetworkBuilder, build_critic, build_generator, conditioning_classes
 from gankit.models.heads import AutoEncoderHead, CriticHead, LatentCodes, QHead, ScoreHead
 from gankit.models.config import ACTIVATIONS, ARCHITECTURES, NORMALIZATIONS, ModelConfig
 from gankit.models.inspection import has_batch_statistics, has_convolutions
@@ -25,6 +25,7 @@ __all__ = [
     "Critic",
     "Generator",
     "ModelConfig",
+    "NetworkBuilder",
     "build_critic",
     "build_generator",
     "has_batch_statistics",

@@ -84,3 +84,24 @@ def build_critic(
     if isinstance(head, QHead):
         return InfoCritic(critic, head.outputs, cfg.leaky_slope)
     return critic
+
+
+class NetworkBuilder:
+    """Builds a run's networks from its ``model:`` config and the data's shape; handed to ``Objective.build_networks``.
+
+    An objective asks for what it needs (a generator with codes, a critic
+    with a head, two of each for two domains) without knowing the
+    architectures; weights are drawn from the global torch RNG in the order
+    asked, so seed it first.
+    """
+
+    def __init__(self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None) -> None:
+        self.cfg = cfg
+        self.sample_shape = tuple(sample_shape)
+        self.num_classes = num_classes
+
+    def generator(self, codes: LatentCodes | None = None, sample_shape: tuple[int, ...] | None = None) -> Generator:
+        return build_generator(self.cfg, sample_shape or self.sample_shape, self.num_classes, codes=codes)
+
+    def critic(self, head: CriticHead = ScoreHead(), sample_shape: tuple[int, ...] | None = None) -> Critic:
+        return build_critic(self.cfg, sample_shape or self.sample_shape, self.num_classes, head=head)

@@ -5,7 +5,23 @@ from __future__ import annotations
 import difflib
 
 from gankit.errors import ConfigError
-from gankit.objectives.base import GRID_ROW, CriticBatch, Objective, ObjectiveParams, Recommendation
+from gankit.objectives.base import (
+    CRITIC,
+    CRITIC_PHASE,
+    GENERATOR,
+    GENERATOR_PHASE,
+    GRID_ROW,
+    SIDES,
+    CriticBatch,
+    DomainBatch,
+    Networks,
+    Objective,
+    ObjectiveParams,
+    Phase,
+    RealBatch,
+    Recommendation,
+    StepContext,
+)
 from gankit.objectives.energy import BEGAN, EBGAN
 from gankit.objectives.infogan import InfoGAN
 from gankit.objectives.least_squares import LeastSquaresGAN
@@ -34,11 +50,21 @@ def objective_class(name: str) -> type[Objective]:
 
 
 __all__ = [
+    "CRITIC",
+    "CRITIC_PHASE",
+    "GENERATOR",
+    "GENERATOR_PHASE",
     "GRID_ROW",
     "OBJECTIVES",
+    "SIDES",
     "CriticBatch",
+    "DomainBatch",
+    "Networks",
     "Objective",
     "ObjectiveParams",
+    "Phase",
+    "RealBatch",
     "Recommendation",
+    "StepContext",
     "objective_class",
 ]

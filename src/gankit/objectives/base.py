@@ -1,15 +1,29 @@
-"""The Objective interface: what a GAN variant is to the training loop.
+"""The Objective interface: what a GAN system is to the training loop.
 
-A variant is not a loop. It is a pair of losses the loop calls, an optional
-constraint applied after each critic step, optional state saved in
-checkpoints, and its recommended optimiser settings. The loop never asks
-which variant it runs.
+A GAN variant is not a loop. It is an objective that owns the game:
+
+* the **networks it needs, by role**, in two optimiser sides (``Networks``):
+  one generator and one critic by default; CycleGAN's two of each, BiGAN's
+  encoder beside its generator are the same record with more roles;
+* **what its generators consume** (``generator_input``: a declared latent);
+* the **phases of a step** (``phases``): which side steps, in what order, and
+  which phases draw a fresh real batch;
+* **each phase's loss** (``loss``), computed from the networks, the real batch
+  and a ``StepContext`` (rank-sharded noise, autocast, averaging over ranks),
+  and what follows an optimiser step (``after_step``: clipping, k_t);
+* its **state** (k_t, margins, image pools) as module buffers, so checkpoints
+  save it, ``.to(device)`` moves it and resume restores it;
+* its recommended optimiser settings.
+
+The loop does zero_grad, backward, gradient averaging, the optimiser step
+and the objective's ``after_step``; an objective never calls ``backward``.
+The losses themselves are pure functions in ``gankit.losses``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
 import torch
@@ -18,15 +32,147 @@ from torch import Tensor, nn
 from gankit.models.heads import CriticHead, LatentCodes, ScoreHead
 from gankit.objectives.penalties import (
     PENALTY_POINTS,
+    Shard,
     gradient_norm_penalty,
     input_gradient_norms,
     penalty_point_labels,
     penalty_points,
 )
+from gankit.sampling import LatentInput, generate
 
 Stats = dict[str, Tensor]
-#: Samples per row of the grids ``Objective.sample_grids`` returns.
+#: Samples per row of the preview and objective grids of conditional runs.
 GRID_ROW = 10
+#: 2-D runs are drawn as scatter plots, which need more points than an image grid.
+POINTS_PER_PLOT = 1024
+
+# The two optimiser sides: every network belongs to one, and each side has one optimiser over all its networks.
+GENERATOR = "generator"
+CRITIC = "critic"
+SIDES = (GENERATOR, CRITIC)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One optimiser step of a training step: which side steps, and whether it draws a fresh real batch.
+
+    A phase that does not draw reuses the batch the step drew last (the
+    generator phase after the critic phases sees the class mix of the last
+    critic batch; CycleGAN's critic phase sees the images its generators just
+    translated).
+    """
+
+    side: str
+    fresh_batch: bool
+
+
+CRITIC_PHASE = Phase(CRITIC, fresh_batch=True)
+GENERATOR_PHASE = Phase(GENERATOR, fresh_batch=False)
+
+
+class Networks(nn.ModuleDict):
+    """A GAN system's networks by role (``generator``, ``critic``, ``g_ab``...), each on one optimiser side."""
+
+    def __init__(self, generator_side: Mapping[str, nn.Module], critic_side: Mapping[str, nn.Module]):
+        clash = set(generator_side) & set(critic_side)
+        if clash:
+            raise ValueError(f"a role belongs to one side only, got {sorted(clash)} on both")
+        super().__init__({**generator_side, **critic_side})
+        self.sides: dict[str, tuple[str, ...]] = {GENERATOR: tuple(generator_side), CRITIC: tuple(critic_side)}
+
+    def side(self, side: str) -> list[tuple[str, nn.Module]]:
+        """``(role, module)`` of one side, in declaration order."""
+        return [(role, self[role]) for role in self.sides[side]]
+
+    def side_parameters(self, side: str) -> Iterator[nn.Parameter]:
+        """All parameters of one side's networks: what its optimiser steps (``itertools.chain`` of them)."""
+        for _, module in self.side(side):
+            yield from module.parameters()
+
+    def side_of(self, role: str) -> str:
+        return next(side for side, roles in self.sides.items() if role in roles)
+
+
+@dataclass
+class DomainBatch:
+    """A real batch of one domain: samples and, where the data has them, class labels."""
+
+    samples: Tensor
+    labels: Tensor | None = None
+
+
+@dataclass
+class RealBatch:
+    """One real batch of each of the data's domains (one domain, ``"data"``, for most data sets)."""
+
+    domains: dict[str, DomainBatch]
+
+    @classmethod
+    def single(cls, samples: Tensor, labels: Tensor | None = None) -> RealBatch:
+        return cls({"data": DomainBatch(samples, labels)})
+
+    def __getitem__(self, domain: str) -> DomainBatch:
+        return self.domains[domain]
+
+    @property
+    def only(self) -> DomainBatch:
+        if len(self.domains) != 1:
+            raise ValueError(f"this batch has domains {sorted(self.domains)}: ask for one by name")
+        return next(iter(self.domains.values()))
+
+    @property
+    def samples(self) -> Tensor:
+        return self.only.samples
+
+    @property
+    def labels(self) -> Tensor | None:
+        return self.only.labels
+
+    def __len__(self) -> int:
+        return next(iter(self.domains.values())).samples.shape[0]
+
+
+def _identity(value: Tensor) -> Tensor:
+    return value
+
+
+@dataclass
+class StepContext:
+    """What a phase's loss may ask of the loop, besides the networks and the batch."""
+
+    latent: LatentInput | None = None  # the generator input the objective declared
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    # (rank, world size): random draws cover the global batch, each rank keeps its slice, so N processes
+    # draw the same numbers as one.
+    shard: Shard = (0, 1)
+    precision: str = "fp32"
+    # Real and generated samples may share one critic forward only when the critic scores each sample on its
+    # own; the trainer turns this off for critics with batch statistics.
+    join_critic_forwards: bool = True
+    # The mean over data-parallel ranks: state that adapts during training (k_t) must move alike on each rank.
+    average: Callable[[Tensor], Tensor] = _identity
+
+    def noise(self, n: int) -> Tensor:
+        """``n`` latent codes: this rank's slice of the global batch's codes, so every rank's RNG stays in step."""
+        if self.latent is None:
+            raise ValueError("this objective declared no latent input, so it cannot draw latent noise")
+        rank, world = self.shard
+        codes = self.latent.draw(n * world, self.device)
+        return codes[rank * n:(rank + 1) * n] if world > 1 else codes
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+
+@dataclass
+class CriticBatch:
+    """What one critic step of a one-generator game scores: real samples, generated ones and their inputs."""
+
+    real: Tensor
+    fake: Tensor
+    real_labels: Tensor | None = None
+    fake_labels: Tensor | None = None
+    latent: Tensor | None = None  # the z behind ``fake`` (InfoGAN reads its codes back)
 
 
 @dataclass
@@ -67,44 +213,27 @@ class Recommendation:
     n_critic: int = 1
 
 
-@dataclass
-class CriticBatch:
-    """What one critic step sees: a real batch, a generated batch and the latent codes that made it."""
+class Objective(nn.Module):
+    """Base class: the one-generator, one-critic game, scored by two link functions.
 
-    real: Tensor
-    fake: Tensor
-    real_labels: Tensor | None = None
-    fake_labels: Tensor | None = None
-    latent: Tensor | None = None  # the z behind ``fake`` (InfoGAN reads its codes back)
-
-
-def _identity(value: Tensor) -> Tensor:
-    return value
-
-
-class Objective:
-    """Base class. Subclasses set ``name``, ``Params``, ``recommended`` and the two link functions."""
+    A subclass of this shape sets ``name``, ``summary``, ``Params``,
+    ``recommended`` and ``critic_link``/``generator_link``; a GAN with other
+    networks overrides ``build_networks``, ``phases``, ``loss`` and the
+    preview hooks instead.
+    """
 
     name: ClassVar[str]
     summary: ClassVar[str]
     Params: ClassVar[type[ObjectiveParams]] = ObjectiveParams
     recommended: ClassVar[Recommendation]
-    #: True where the critic's mean score gap estimates the Wasserstein-1 distance.
-    estimates_wasserstein: ClassVar[bool] = False
+    #: The statistics the progress bar shows.
+    headline: ClassVar[tuple[str, ...]] = ("critic_loss", "generator_loss")
 
-    def __init__(self, params: ObjectiveParams | None = None, fused_critic_forward: bool = True):
+    def __init__(self, params: ObjectiveParams | None = None):
+        super().__init__()
         self.params = params if params is not None else self.Params()
-        # One critic forward over [real, fake] is cheaper than two, but only
-        # correct when the critic scores each sample on its own; the trainer
-        # turns it off for critics with batch statistics.
-        self.fused_critic_forward = fused_critic_forward
-        # (rank, world size): set by a data-parallel trainer so that random draws cover the global batch.
-        self.shard: tuple[int, int] = (0, 1)
-        # Averages a tensor over data-parallel ranks (set by the trainer): state that adapts during
-        # training (BEGAN's k_t) must move the same way on every rank.
-        self.average: Callable[[Tensor], Tensor] = _identity
 
-    # -- what the networks must be --------------------------------------------
+    # -- the networks and what they consume -------------------------------------
     def critic_head(self) -> CriticHead:
         """The critic this objective needs: a plain score by default."""
         return ScoreHead()
@@ -113,7 +242,53 @@ class Objective:
         """Structured codes the generator's latent carries (InfoGAN), or None."""
         return None
 
-    # -- what subclasses define -------------------------------------------------
+    def generator_input(self, latent_dim: int) -> LatentInput | None:
+        """What the generator consumes: standard normal codes of ``model.latent_dim`` by default."""
+        return LatentInput(latent_dim)
+
+    def build_networks(self, build) -> Networks:
+        """The networks by role; ``build`` is a ``gankit.models.NetworkBuilder`` for the run's model and data."""
+        return Networks(
+            {"generator": build.generator(codes=self.latent_codes())},
+            {"critic": build.critic(head=self.critic_head())},
+        )
+
+    # -- the phases of a step ------------------------------------------------------
+    def phases(self, critic_steps: int) -> list[Phase]:
+        """``critic_steps`` critic phases (the n_critic schedule), each on a fresh batch, then the generator's."""
+        return [CRITIC_PHASE] * critic_steps + [GENERATOR_PHASE]
+
+    def loss(self, side: str, nets: Networks, batch: RealBatch, ctx: StepContext) -> tuple[Tensor, Stats]:
+        """The loss the ``side`` phase minimises, and its statistics (detached, on the device)."""
+        if side == CRITIC:
+            return self.critic_loss(nets, batch, ctx)
+        return self.generator_loss(nets, batch, ctx)
+
+    def after_step(self, side: str, nets: Networks, stats: Stats, ctx: StepContext) -> None:
+        """Called after each optimiser step of ``side``, with that phase's statistics."""
+        if side == CRITIC:
+            self.after_critic_step(nets["critic"], stats, ctx)
+
+    @property
+    def uses_penalty(self) -> bool:
+        return self.params.penalty_weight > 0
+
+    # -- the one-generator game ----------------------------------------------------
+    def critic_loss(self, nets: Networks, batch: RealBatch, ctx: StepContext) -> tuple[Tensor, Stats]:
+        latent = ctx.noise(len(batch))
+        with torch.no_grad():
+            fake = nets["generator"](latent, batch.labels)
+        # Generated samples enter the critic in float32, like the real ones, so that the penalty's
+        # interpolates mix two float32 tensors.
+        scored = CriticBatch(batch.samples, fake.float(), batch.labels, batch.labels, latent)
+        return self.score_critic(nets["critic"], scored, ctx)
+
+    def generator_loss(self, nets: Networks, batch: RealBatch, ctx: StepContext) -> tuple[Tensor, Stats]:
+        # A conditional generator draws the class mix of the step's real batch.
+        latent = ctx.noise(len(batch))
+        fake = nets["generator"](latent, batch.labels)
+        return self.score_generator(nets["critic"], fake, batch.labels, latent)
+
     def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         """The critic's loss from its raw scores on real and generated samples."""
         raise NotImplementedError
@@ -126,31 +301,30 @@ class Objective:
         """Extra statistics of the scores worth logging (detached)."""
         return {}
 
-    # -- what the loop calls ----------------------------------------------------
-    @property
-    def uses_penalty(self) -> bool:
-        return self.params.penalty_weight > 0
-
-    def critic_loss(self, critic: nn.Module, batch: CriticBatch) -> tuple[Tensor, Stats]:
+    def score_critic(
+        self, critic: nn.Module, batch: CriticBatch, ctx: StepContext | None = None,
+        link: Callable[[Tensor, Tensor], Tensor] | None = None,
+    ) -> tuple[Tensor, Stats]:
+        """The critic's loss on a scored batch: ``link`` (default ``critic_link``) plus the shared penalty."""
+        ctx = ctx if ctx is not None else StepContext()
+        link = link if link is not None else self.critic_link
         parts = [batch.real, batch.fake]
         labels = [batch.real_labels, batch.fake_labels]
         points = None
         if self.uses_penalty:
             kind = self.params.penalty_points
-            points = penalty_points(kind, batch.real, batch.fake, self.shard)
+            points = penalty_points(kind, batch.real, batch.fake, ctx.shard)
             points.requires_grad_(True)
             parts.append(points)
             # Only a conditional critic reads the points' labels.
             conditional = getattr(critic, "conditional", False)
             labels.append(penalty_point_labels(kind, batch.real_labels, batch.fake_labels) if conditional else None)
-        scores = critic_scores(critic, parts, labels, fused=self.fused_critic_forward)
+        scores = critic_scores(critic, parts, labels, fused=ctx.join_critic_forwards)
         real_scores, fake_scores = scores[0], scores[1]
-        loss = self.critic_link(real_scores, fake_scores)
+        loss = link(real_scores, fake_scores)
         stats: Stats = {"critic_loss": loss.detach()}
         if points is not None:
-            norms = input_gradient_norms(scores[2], points)
-            p = self.params
-            penalty = gradient_norm_penalty(norms, p.penalty_weight, p.penalty_target, p.penalty_power)
+            penalty, norms = self._penalty(scores[2], points)
             loss = loss + penalty
             stats["critic_loss"] = loss.detach()
             stats["penalty"] = penalty.detach()
@@ -158,29 +332,57 @@ class Objective:
         stats.update(self.score_stats(real_scores.detach(), fake_scores.detach()))
         return loss, stats
 
-    def generator_loss(
+    def _penalty(self, point_scores: Tensor, points: Tensor) -> tuple[Tensor, Tensor]:
+        norms = input_gradient_norms(point_scores, points)
+        p = self.params
+        return gradient_norm_penalty(norms, p.penalty_weight, p.penalty_target, p.penalty_power), norms
+
+    def score_generator(
         self, critic: nn.Module, fake: Tensor, fake_labels: Tensor | None = None, latent: Tensor | None = None
     ) -> tuple[Tensor, Stats]:
+        """The generator's loss on generated samples (with grad)."""
         loss = self.generator_link(critic(fake, fake_labels).float())
         return loss, {"generator_loss": loss.detach()}
 
-    def after_critic_step(self, critic: nn.Module) -> None:
+    def after_critic_step(self, critic: nn.Module, stats: Stats, ctx: StepContext) -> None:
         """A constraint applied after each critic optimiser step (e.g. clipping), or a state update."""
 
-    def sample_grids(self, generator: nn.Module, noise: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+    # -- what the run shows ----------------------------------------------------------
+    def preview_inputs(self, nets: Networks, dataset, ctx: StepContext, seed: int, grid_size: int) -> dict[str, Tensor | None]:
+        """The fixed inputs of the sample grids drawn during training (saved in checkpoints).
+
+        2-D data get a scatter plot's worth of points; a conditional image
+        model's grid has one class per row, GRID_ROW samples each.
+        """
+        generator = nets["generator"]
+        classes = dataset.num_classes
+        if dataset.kind == "points":
+            n = POINTS_PER_PLOT
+        elif generator.conditional:
+            n = classes * GRID_ROW
+        else:
+            n = grid_size
+        noise = ctx.latent.draw(n, ctx.device, seed=seed)
+        if not classes:
+            labels = None
+        elif generator.conditional and dataset.kind != "points":
+            labels = torch.arange(classes, device=ctx.device).repeat_interleave(GRID_ROW)
+        else:
+            labels = torch.arange(n, device=ctx.device) % classes
+        return {"noise": noise, "labels": labels}
+
+    def preview(self, nets: Mapping[str, nn.Module], inputs: dict[str, Tensor | None]) -> tuple[Tensor, int | None]:
+        """The samples of a preview grid and its samples per row (None: square)."""
+        generator = nets["generator"]
+        samples = generate(generator, inputs["noise"], inputs["labels"])
+        return samples, GRID_ROW if generator.conditional else None
+
+    def sample_grids(self, nets: Mapping[str, nn.Module], inputs: dict[str, Tensor | None]) -> dict[str, Tensor]:
         """Extra sample grids this objective's runs should show, by file stem, e.g. InfoGAN's code sweeps.
 
         Each value is a batch of samples meant to be drawn as rows of ``GRID_ROW`` samples.
         """
         return {}
-
-    def state_dict(self) -> dict[str, Tensor]:
-        """Tensors the objective adapts during training (BEGAN's k_t...)."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        if state:
-            raise ValueError(f"objective {self.name} keeps no state, got keys {sorted(state)}")
 
 
 def critic_scores(
@@ -213,7 +415,3 @@ def critic_scores(
         if scores[i] is None:
             scores[i] = critic(x, y).float()
     return scores
-
-
-def params_field_names(params_type: type[ObjectiveParams]) -> list[str]:
-    return [f.name for f in dataclasses.fields(params_type)]

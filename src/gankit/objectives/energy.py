@@ -24,23 +24,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.losses import (
+    began_convergence,
+    began_critic_loss,
+    began_k_update,
+    ebgan_critic_loss,
+    pulling_away_term,
+)
 from gankit.models import AutoEncoderHead, CriticHead
-from gankit.objectives.base import Objective, ObjectiveParams, Recommendation, Stats
-
-
-def pulling_away_term(codes: Tensor) -> Tensor:
-    """EBGAN's PT: the mean squared cosine similarity of distinct pairs of codes (0 orthogonal, 1 identical)."""
-    flat = codes.float().flatten(start_dim=1)
-    n = flat.shape[0]
-    if n < 2:
-        return flat.new_zeros(())
-    unit = F.normalize(flat, dim=1, eps=1e-8)
-    cosines = unit @ unit.T
-    # The diagonal holds each code with itself (1 after normalising): leave it out of the mean.
-    return (cosines.pow(2).sum() - cosines.diagonal().pow(2).sum()) / (n * (n - 1))
+from gankit.objectives.base import Objective, ObjectiveParams, Recommendation, Stats, StepContext
 
 
 # ------------------------------------------------------------------ EBGAN
@@ -70,26 +64,23 @@ class EBGAN(Objective):
     Params = EBGANParams
     recommended = Recommendation(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), n_critic=1)
 
-    def __init__(self, params: EBGANParams | None = None, fused_critic_forward: bool = True):
-        super().__init__(params, fused_critic_forward)
+    def __init__(self, params: EBGANParams | None = None):
+        super().__init__(params)
         # The margin is state: MAGAN's adaptation changes it, and a resumed run must continue from it.
-        self.margin = torch.tensor(float(self.params.margin))
-        self._smoothed = torch.full((2,), float("nan"))  # running mean of (real energy, fake energy)
-        self._batch_energies: Tensor | None = None
+        self.register_buffer("margin", torch.tensor(float(self.params.margin)))
+        # Running mean of (real energy, fake energy), NaN until the first critic step.
+        self.register_buffer("smoothed_energies", torch.full((2,), float("nan")))
 
     def critic_head(self) -> CriticHead:
         return AutoEncoderHead(distance="l2")
 
     def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        self.margin = self.margin.to(fake_scores.device)  # state lives where training does
-        # Kept for after_critic_step's margin adaptation.
-        self._batch_energies = torch.stack([real_scores.mean(), fake_scores.mean()]).detach()
-        return real_scores.mean() + F.relu(self.margin - fake_scores).mean()
+        return ebgan_critic_loss(real_scores, fake_scores, self.margin)
 
     def score_stats(self, real_scores: Tensor, fake_scores: Tensor) -> Stats:
         return {"energy_real": real_scores.mean(), "energy_fake": fake_scores.mean(), "margin": self.margin.clone()}
 
-    def generator_loss(
+    def score_generator(
         self, critic: nn.Module, fake: Tensor, fake_labels: Tensor | None = None, latent: Tensor | None = None
     ) -> tuple[Tensor, Stats]:
         energy, codes = critic.energy_and_code(fake, fake_labels)
@@ -98,26 +89,19 @@ class EBGAN(Objective):
         return loss, {"generator_loss": loss.detach(), "pulling_away": pt.detach()}
 
     @torch.no_grad()
-    def after_critic_step(self, critic: nn.Module) -> None:
-        if not self.params.margin_adaptation or self._batch_energies is None:
+    def after_critic_step(self, critic: nn.Module, stats: Stats, ctx: StepContext) -> None:
+        if not self.params.margin_adaptation:
             return
-        energies = self.average(self._batch_energies)
-        smoothed = self._smoothed.to(energies.device)
+        # The energies of the critic step just taken, averaged over ranks so every rank's margin moves alike.
+        energies = ctx.average(torch.stack([stats["energy_real"], stats["energy_fake"]]))
+        smoothed = self.smoothed_energies
         momentum = self.params.adaptation_momentum
         smoothed = torch.where(smoothed.isnan(), energies, momentum * smoothed + (1 - momentum) * energies)
-        self._smoothed = smoothed
+        self.smoothed_energies.copy_(smoothed)
         real, fake = smoothed[0], smoothed[1]
-        margin = self.margin.to(energies.device)
         # MAGAN: once real data sit below the margin and generated data above real data, m falls to E[D(x)].
-        shrink = (real < margin) & (fake > real)
-        self.margin = torch.where(shrink, real, margin)
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {"margin": self.margin.detach().cpu(), "smoothed_energies": self._smoothed.detach().cpu()}
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.margin = state["margin"].clone()
-        self._smoothed = state["smoothed_energies"].clone()
+        shrink = (real < self.margin) & (fake > real)
+        self.margin.copy_(torch.where(shrink, real, self.margin))
 
 
 # ------------------------------------------------------------------ BEGAN
@@ -140,36 +124,22 @@ class BEGANParams(ObjectiveParams):
         return problems
 
 
-def began_k_update(k: Tensor, real_energy: Tensor, fake_energy: Tensor, gamma: float, lambda_k: float) -> Tensor:
-    """``clip(k + lambda_k (gamma L(x) - L(G(z))), 0, 1)``: k rises while generated samples are too easy."""
-    return (k + lambda_k * (gamma * real_energy - fake_energy)).clamp(0.0, 1.0)
-
-
-def began_convergence(real_energy: Tensor, fake_energy: Tensor, gamma: float) -> Tensor:
-    """BEGAN's global convergence measure ``M = L(x) + |gamma L(x) - L(G(z))|``."""
-    return real_energy + (gamma * real_energy - fake_energy).abs()
-
-
 class BEGAN(Objective):
     name = "began"
     summary = "BEGAN: auto-encoder critic, L1 energy, equilibrium control k_t (gamma, lambda_k), convergence M"
     Params = BEGANParams
     recommended = Recommendation(optimizer="adam", lr=1e-4, betas=(0.5, 0.999), n_critic=1)
 
-    def __init__(self, params: BEGANParams | None = None, fused_critic_forward: bool = True):
-        super().__init__(params, fused_critic_forward)
-        self.k = torch.tensor(float(self.params.k_initial))
-        self._batch_energies: Tensor | None = None
+    def __init__(self, params: BEGANParams | None = None):
+        super().__init__(params)
+        # k_t is state: a resumed run continues from the value it had.
+        self.register_buffer("k", torch.tensor(float(self.params.k_initial)))
 
     def critic_head(self) -> CriticHead:
         return AutoEncoderHead(distance="l1")
 
     def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        real, fake = real_scores.mean(), fake_scores.mean()
-        self.k = self.k.to(real.device)  # state lives where training does
-        # Kept for after_critic_step's k_t update.
-        self._batch_energies = torch.stack([real, fake]).detach()
-        return real - self.k * fake
+        return began_critic_loss(real_scores, fake_scores, self.k)
 
     def generator_link(self, fake_scores: Tensor) -> Tensor:
         return fake_scores.mean()
@@ -184,15 +154,7 @@ class BEGAN(Objective):
         }
 
     @torch.no_grad()
-    def after_critic_step(self, critic: nn.Module) -> None:
+    def after_critic_step(self, critic: nn.Module, stats: Stats, ctx: StepContext) -> None:
         # The energies of the critic step just taken: the same generator whose samples the next step sees.
-        if self._batch_energies is None:
-            return
-        real, fake = self.average(self._batch_energies)
-        self.k = began_k_update(self.k.to(real.device), real, fake, self.params.gamma, self.params.lambda_k)
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {"k": self.k.detach().cpu()}
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.k = state["k"].clone()
+        real, fake = ctx.average(torch.stack([stats["energy_real"], stats["energy_fake"]]))
+        self.k.copy_(began_k_update(self.k, real, fake, self.params.gamma, self.params.lambda_k))

@@ -17,32 +17,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Mapping
+
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.losses import information_loss
 from gankit.models import CriticHead, LatentCodes, QHead
-from gankit.objectives.base import GRID_ROW, CriticBatch, ObjectiveParams, Recommendation, Stats
+from gankit.objectives.base import GRID_ROW, CriticBatch, ObjectiveParams, Recommendation, Stats, StepContext
 from gankit.objectives.minimax import NonSaturatingGAN
+from gankit.objectives.penalties import penalty_point_labels, penalty_points
+from gankit.sampling import generate
 
 CONTINUOUS_SWEEP = (-2.0, 2.0)  # the paper's figures go beyond the training range [-1, 1]
-
-
-def information_loss(
-    q_outputs: Tensor, codes: LatentCodes, category: Tensor | None, continuous: Tensor, weights: tuple[float, float]
-) -> tuple[Tensor, Tensor, Tensor]:
-    """(L_I, categorical cross-entropy, continuous squared error) of Q's outputs against the true codes.
-
-    ``q_outputs`` are ``[B, categories + continuous]``: logits first, then means.
-    """
-    q = q_outputs.float()
-    categorical = q.new_zeros(())
-    if codes.categories:
-        categorical = F.cross_entropy(q[:, : codes.categories], category)
-    continuous_error = q.new_zeros(())
-    if codes.continuous:
-        continuous_error = 0.5 * (q[:, codes.categories :] - continuous.float()).pow(2).sum(dim=1).mean()
-    return weights[0] * categorical + weights[1] * continuous_error, categorical, continuous_error
 
 
 @dataclass
@@ -62,10 +49,6 @@ class InfoGANParams(ObjectiveParams):
             problems.append(f"{prefix}: InfoGAN needs at least one code: set categories or continuous above 0")
         if self.categorical_weight < 0 or self.continuous_weight < 0:
             problems.append(f"{prefix}.categorical_weight and continuous_weight must be >= 0")
-        if self.penalty_weight != 0:
-            # Its critic step scores real and generated samples itself (to read Q on the generated ones).
-            problems.append(f"{prefix}.penalty_weight must be 0 for infogan, got {self.penalty_weight}: "
-                            "InfoGAN here is the non-saturating GAN plus L_I, without a gradient penalty")
         return problems
 
 
@@ -88,7 +71,9 @@ class InfoGAN(NonSaturatingGAN):
     def _information(self, q_outputs: Tensor, latent: Tensor) -> tuple[Tensor, Stats]:
         category, continuous = self.codes.targets(latent)
         weights = (self.params.categorical_weight, self.params.continuous_weight)
-        loss, categorical, continuous_error = information_loss(q_outputs, self.codes, category, continuous, weights)
+        loss, categorical, continuous_error = information_loss(
+            q_outputs, self.codes.categories, category, continuous, weights
+        )
         stats = {"info_loss": loss.detach()}
         if category is not None:
             stats["code_accuracy"] = (q_outputs[:, : self.codes.categories].argmax(1) == category).float().mean()
@@ -96,21 +81,33 @@ class InfoGAN(NonSaturatingGAN):
             stats["code_error"] = continuous_error.detach()
         return loss, stats
 
-    def critic_loss(self, critic: nn.Module, batch: CriticBatch) -> tuple[Tensor, Stats]:
-        # Q is trained with the critic (it shares its body), on the generated half only.
+    def score_critic(
+        self, critic: nn.Module, batch: CriticBatch, ctx: StepContext | None = None, link=None
+    ) -> tuple[Tensor, Stats]:
+        # Q is trained with the critic (it shares its body), on the generated half only, so the generated
+        # samples take the forward that also reads Q.
         if batch.latent is None:
             raise ValueError("InfoGAN's critic step needs the latent codes behind the generated batch")
+        ctx = ctx if ctx is not None else StepContext()
         real_scores = critic(batch.real, batch.real_labels).float()
         fake_scores, q_outputs = critic.score_and_codes(batch.fake, batch.fake_labels)
         fake_scores = fake_scores.float()
-        gan_loss = self.critic_link(real_scores, fake_scores)
+        gan_loss = (link or self.critic_link)(real_scores, fake_scores)
         info, info_stats = self._information(q_outputs, batch.latent)
         loss = gan_loss + info
-        stats: Stats = {"critic_loss": loss.detach(), **info_stats}
+        stats: Stats = {}
+        if self.uses_penalty:
+            kind = self.params.penalty_points
+            points = penalty_points(kind, batch.real, batch.fake, ctx.shard).requires_grad_(True)
+            labels = penalty_point_labels(kind, batch.real_labels, batch.fake_labels) if critic.conditional else None
+            penalty, norms = self._penalty(critic(points, labels).float(), points)
+            loss = loss + penalty
+            stats.update(penalty=penalty.detach(), grad_norm=norms.detach().mean())
+        stats = {"critic_loss": loss.detach(), **info_stats, **stats}
         stats.update(self.score_stats(real_scores.detach(), fake_scores.detach()))
         return loss, stats
 
-    def generator_loss(
+    def score_generator(
         self, critic: nn.Module, fake: Tensor, fake_labels: Tensor | None = None, latent: Tensor | None = None
     ) -> tuple[Tensor, Stats]:
         if latent is None:
@@ -121,14 +118,13 @@ class InfoGAN(NonSaturatingGAN):
         return loss, {"generator_loss": loss.detach(), **{f"generator_{k}": v for k, v in info_stats.items()}}
 
     @torch.no_grad()
-    def sample_grids(self, generator: nn.Module, noise: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+    def sample_grids(self, nets: Mapping[str, nn.Module], inputs: dict[str, Tensor | None]) -> dict[str, Tensor]:
         """One grid per code; each row keeps one z (and the other codes) fixed and varies that code.
 
         ``codes_categorical``: column c shows category c. ``codes_continuous_i``: the columns sweep code i
         over CONTINUOUS_SWEEP, the rows take the categories in turn, the other continuous codes stay 0.
         """
-        from gankit.sampling import generate
-
+        generator, noise, labels = nets["generator"], inputs["noise"], inputs["labels"]
         codes, rows, device = self.codes, GRID_ROW, noise.device
         free = noise[:rows, : noise.shape[1] - codes.width].repeat_interleave(GRID_ROW, dim=0)
         row_labels = None if labels is None else labels[:rows].repeat_interleave(GRID_ROW)

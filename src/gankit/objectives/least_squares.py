@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from gankit.losses import least_squares_critic_loss, least_squares_generator_loss
 from gankit.objectives.base import Objective, Recommendation, Stats
 
 
@@ -17,10 +18,10 @@ class LeastSquaresGAN(Objective):
     recommended = Recommendation(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), n_critic=1)
 
     def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        return 0.5 * (real_scores - 1).pow(2).mean() + 0.5 * fake_scores.pow(2).mean()
+        return least_squares_critic_loss(real_scores, fake_scores)
 
     def generator_link(self, fake_scores: Tensor) -> Tensor:
-        return 0.5 * (fake_scores - 1).pow(2).mean()
+        return least_squares_generator_loss(fake_scores)
 
     def score_stats(self, real_scores: Tensor, fake_scores: Tensor) -> Stats:
         return {"d_real": real_scores.mean(), "d_fake": fake_scores.mean()}

@@ -23,17 +23,8 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.objectives.base import CriticBatch, Objective, ObjectiveParams, Recommendation, Stats
-
-
-def l1_margins(real: Tensor, fake: Tensor) -> Tensor:
-    """Delta(x_i, G(z_i)): the mean absolute difference of each real/generated pair, ``[B]``."""
-    return (real.float() - fake.float()).abs().flatten(start_dim=1).mean(dim=1)
-
-
-def loss_sensitive_critic_loss(real_losses: Tensor, fake_losses: Tensor, margins: Tensor, lambda_: float) -> Tensor:
-    """``mean(L(x)) + lambda mean(max(0, Delta + L(x) - L(G(z))))`` over pairs."""
-    return real_losses.mean() + lambda_ * F.relu(margins + real_losses - fake_losses).mean()
+from gankit.losses import l1_margins, loss_sensitive_critic_loss
+from gankit.objectives.base import CriticBatch, Objective, ObjectiveParams, Recommendation, Stats, StepContext
 
 
 @dataclass
@@ -53,26 +44,23 @@ class LossSensitiveGAN(Objective):
     Params = LossSensitiveParams
     recommended = Recommendation(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), n_critic=1)
 
-    def __init__(self, params: LossSensitiveParams | None = None, fused_critic_forward: bool = True):
-        super().__init__(params, fused_critic_forward)
-        self._margins: Tensor | None = None
-
     @staticmethod
     def losses(scores: Tensor) -> Tensor:
         """L(x) >= 0 from the critic's raw scores."""
         return F.softplus(scores)
 
-    def critic_loss(self, critic: nn.Module, batch: CriticBatch) -> tuple[Tensor, Stats]:
-        # The margins depend on the samples, which critic_link does not see: computed here, read there.
-        self._margins = l1_margins(batch.real, batch.fake)
-        try:
-            return super().critic_loss(critic, batch)
-        finally:
-            self._margins = None
+    def score_critic(
+        self, critic: nn.Module, batch: CriticBatch, ctx: StepContext | None = None, link=None
+    ) -> tuple[Tensor, Stats]:
+        # The margins depend on the pairs of samples, not only on their scores.
+        margins = l1_margins(batch.real, batch.fake)
 
-    def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        margins = self._margins
-        return loss_sensitive_critic_loss(self.losses(real_scores), self.losses(fake_scores), margins, self.params.margin_weight)
+        def pairwise_link(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+            return loss_sensitive_critic_loss(
+                self.losses(real_scores), self.losses(fake_scores), margins, self.params.margin_weight
+            )
+
+        return super().score_critic(critic, batch, ctx, link=pairwise_link)
 
     def generator_link(self, fake_scores: Tensor) -> Tensor:
         return self.losses(fake_scores).mean()

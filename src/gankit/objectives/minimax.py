@@ -7,9 +7,9 @@ is log(1 + e^s), so that no probability is ever rounded to 0 or 1:
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor
 
+from gankit.losses import minimax_critic_loss, minimax_generator_loss, nonsaturating_generator_loss
 from gankit.objectives.base import Objective, Recommendation, Stats
 
 
@@ -19,12 +19,10 @@ class MinimaxGAN(Objective):
     recommended = Recommendation(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), n_critic=1)
 
     def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        # -E[log D(x)] - E[log(1 - D(G(z)))]
-        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+        return minimax_critic_loss(real_scores, fake_scores)
 
     def generator_link(self, fake_scores: Tensor) -> Tensor:
-        # E[log(1 - D(G(z)))], minimised: its gradient vanishes when D wins.
-        return -F.softplus(fake_scores).mean()
+        return minimax_generator_loss(fake_scores)
 
     def score_stats(self, real_scores: Tensor, fake_scores: Tensor) -> Stats:
         return {"d_real": real_scores.sigmoid().mean(), "d_fake": fake_scores.sigmoid().mean()}
@@ -35,4 +33,4 @@ class NonSaturatingGAN(MinimaxGAN):
     summary = "non-saturating GAN: the generator minimises -log D(G(z)) (the -log D trick)"
 
     def generator_link(self, fake_scores: Tensor) -> Tensor:
-        return F.softplus(-fake_scores).mean()
+        return nonsaturating_generator_loss(fake_scores)

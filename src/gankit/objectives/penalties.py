@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from gankit.errors import ConfigError
+from gankit.losses import gradient_norm_penalty, input_gradient_norms  # noqa: F401  (the penalty's own functions)
 
 
 # (rank, world size) of data-parallel training. Each rank draws the weights of
@@ -114,21 +115,3 @@ def penalty_point_labels(strategy: str, real_labels: Tensor | None, fake_labels:
     if problem is not None:
         raise ConfigError(problem)
     return _POINT_LABELS[strategy](real_labels, fake_labels)
-
-
-def input_gradient_norms(scores: Tensor, points: Tensor) -> Tensor:
-    """||grad_x D(x)|| for each point, keeping the graph for the double backward.
-
-    ``points`` must require grad and ``scores`` must be the critic's output on
-    exactly these points. The tiny constant inside the square root keeps the
-    norm differentiable where the gradient is exactly zero (a sqrt at 0 has an
-    infinite derivative, which would turn the penalty's gradient into NaN).
-    """
-    (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
-    squared = grad.float().flatten(1).pow(2).sum(dim=1)
-    return (squared + 1e-12).sqrt()
-
-
-def gradient_norm_penalty(norms: Tensor, weight: float, target: float, power: float) -> Tensor:
-    """``weight * mean(|norm - target| ** power)``: WGAN-GP with (1, 2), WGAN-div with (0, 6)."""
-    return weight * (norms - target).abs().pow(power).mean()

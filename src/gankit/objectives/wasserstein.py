@@ -14,19 +14,21 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from gankit.objectives.base import Objective, ObjectiveParams, Recommendation, Stats
+from gankit.losses import wasserstein_critic_loss, wasserstein_generator_loss
+from gankit.objectives.base import Objective, ObjectiveParams, Recommendation, Stats, StepContext
 
 
 class WassersteinObjective(Objective):
     """The Kantorovich-Rubinstein dual: the critic's score gap estimates W1."""
 
-    estimates_wasserstein = True
+    # The critic's W estimate is the progress curve worth watching.
+    headline = ("wasserstein",)
 
     def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        return fake_scores.mean() - real_scores.mean()
+        return wasserstein_critic_loss(real_scores, fake_scores)
 
     def generator_link(self, fake_scores: Tensor) -> Tensor:
-        return -fake_scores.mean()
+        return wasserstein_generator_loss(fake_scores)
 
     def score_stats(self, real_scores: Tensor, fake_scores: Tensor) -> Stats:
         # The progress curve of the WGAN paper: E[D(x)] - E[D(G(z))].
@@ -51,7 +53,7 @@ class WGAN(WassersteinObjective):
     recommended = Recommendation(optimizer="rmsprop", lr=5e-5, n_critic=5)
 
     @torch.no_grad()
-    def after_critic_step(self, critic: nn.Module) -> None:
+    def after_critic_step(self, critic: nn.Module, stats: Stats, ctx: StepContext) -> None:
         c = self.params.clip_value
         # Every parameter, as in the paper's Algorithm 1 (norm scales included).
         torch._foreach_clamp_min_(list(critic.parameters()), -c)

@@ -19,68 +19,25 @@ import io
 import os
 import pickle
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from gankit import __version__
 from gankit.errors import CheckpointError
+from gankit.files import atomic_write, fsync_directory
 
 FORMAT = "gankit-checkpoint"
-VERSION = 1
+# 1: gankit 0.1.0 (one generator, one critic under fixed keys); 2: networks, EMA and optimisers by role and side.
+VERSION = 2
 LAST = "last.pt"
 _STEP_FILE = re.compile(r"^step_(\d{8})\.pt$")
 
 
 def step_filename(step: int) -> str:
     return f"step_{step:08d}.pt"
-
-
-def _fsync_directory(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders; the rename still happened
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)  # reading the umask means setting it; put it straight back
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
-    """Call ``write(file_object)`` on a temporary file, then move it to ``path``.
-
-    If anything fails (a full disk, a kill), the previous ``path`` is untouched
-    and the temporary file is removed.
-    """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain open() would (0644 under umask 022).
-        os.chmod(tmp_name, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(path.parent)
 
 
 CHECKSUM_SUFFIX = ".sha256"
@@ -94,7 +51,7 @@ def save_checkpoint(folder: Path, step: int, payload: dict[str, Any], keep: int)
     """Write ``step_XXXXXXXX.pt`` and its checksum, make ``last.pt`` name it; keep the newest ``keep``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "version": VERSION, **payload}
+    payload = {"format": FORMAT, "version": VERSION, "gankit_version": __version__, **payload}
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     data = buffer.getvalue()
@@ -130,7 +87,7 @@ def _write_checkpoint_files(folder: Path, target: Path, data: bytes, digest: str
         link_tmp.unlink(missing_ok=True)
         atomic_write(folder / LAST, lambda handle: handle.write(data))
     atomic_write(checksum_path(folder / LAST), lambda handle: handle.write(digest.encode() + b"\n"))
-    _fsync_directory(folder)
+    fsync_directory(folder)
 
 
 def _verify_checksum(path: Path) -> None:
@@ -204,12 +161,52 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"'{path}' is not a gankit checkpoint: pass a file from a run's checkpoints/ folder")
-    if payload.get("version") != VERSION:
+    version = payload.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"checkpoint '{path}' has no valid format version ({version!r}): it was not written by gankit")
+    if version > VERSION:
         raise CheckpointError(
-            f"checkpoint '{path}' has format version {payload.get('version')}, this gankit reads {VERSION}: "
-            "use the gankit release that wrote it"
+            f"checkpoint '{path}' was written by gankit {payload.get('gankit_version', 'unknown')} (format {version}); "
+            f"this gankit {__version__} reads formats up to {VERSION}: upgrade gankit to load it"
         )
+    return migrate(payload)
+
+
+def migrate(payload: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint of any older format in the current layout (the file itself is never rewritten)."""
+    if payload["version"] == 1:
+        # gankit 0.1.0: one generator and one critic under fixed keys, an EMA of the generator or None.
+        payload = dict(payload)
+        payload["networks"] = {"generator": payload.pop("generator"), "critic": payload.pop("critic")}
+        ema = payload.pop("ema")
+        payload["ema"] = None if ema is None else {"generator": ema}
+        payload["optimizers"] = {
+            "generator": payload.pop("generator_optimizer"),
+            "critic": payload.pop("critic_optimizer"),
+        }
+        payload["preview"] = {"noise": payload.pop("fixed_noise"), "labels": payload.pop("fixed_labels")}
+        payload["version"] = VERSION
     return payload
+
+
+def restore_modules(modules: dict[str, torch.nn.Module], states: dict[str, Any], what: str = "network") -> None:
+    """Load each module's state by role; any mismatch is one CheckpointError naming the role and the first detail."""
+    missing = sorted(set(modules) - set(states))
+    if missing:
+        raise CheckpointError(
+            f"the checkpoint has no {what} '{missing[0]}' (it holds {', '.join(sorted(states)) or 'none'}): "
+            "it was written for another objective; resume or load it with the config it was written with"
+        )
+    for role, module in modules.items():
+        try:
+            module.load_state_dict(states[role])
+        except (KeyError, RuntimeError, ValueError) as err:
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            detail = (lines[1] if len(lines) > 1 else lines[0])[:160] if lines else type(err).__name__
+            raise CheckpointError(
+                f"the checkpoint's {what} '{role}' does not fit the one its config describes ({detail}): "
+                "it was edited or written for other settings; use an untouched checkpoint with its own config"
+            ) from None
 
 
 def load_latest_checkpoint(folder: Path, warn: Callable[[str], None]) -> dict[str, Any]:

@@ -19,10 +19,18 @@ def layer_parameters(critic: nn.Module) -> list[tuple[str, nn.Parameter]]:
 
 
 class LayerGradientNorms:
-    """Keeps the latest per-layer gradient norms of the critic loss, as a device tensor until asked."""
+    """Keeps the latest per-layer gradient norms of the critic side's loss, as a device tensor until asked.
 
-    def __init__(self, critic: nn.Module):
-        named = layer_parameters(critic)
+    ``critics`` maps roles to networks; with more than one critic the layer
+    names are prefixed by the role (``d_a.main.0.weight``).
+    """
+
+    def __init__(self, critics: dict[str, nn.Module]):
+        named = [
+            (name if len(critics) == 1 else f"{role}.{name}", p)
+            for role, critic in critics.items()
+            for name, p in layer_parameters(critic)
+        ]
         self.names = [name for name, _ in named]
         self._parameters = [p for _, p in named]
         self._latest: Tensor | None = None

@@ -96,10 +96,6 @@ class DistributedContext:
         for tensor in list(module.parameters()) + list(module.buffers()):
             dist.broadcast(tensor.data, src=0)
 
-    def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()
-
 
 SINGLE = DistributedContext()
 

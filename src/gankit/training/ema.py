@@ -1,4 +1,4 @@
-"""An exponential moving average of the generator's weights.
+"""An exponential moving average of a generator's weights (one per generator-side network).
 
 Averaged weights usually give cleaner samples than the last iterate of an
 adversarial game, at the cost of one extra copy of the generator.

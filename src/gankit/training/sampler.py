@@ -74,3 +74,40 @@ class DeviceBatchSampler:
         self.order = None if state["order"] is None else state["order"].to(self.device)
         self.position = int(state["position"])
         self.epoch = int(state["epoch"])
+
+
+class DomainSamplers:
+    """One ``DeviceBatchSampler`` per data domain, each with its own seeded generator.
+
+    Unpaired domains have their own sizes and epochs; drawing each from its
+    own generator keeps a domain's order independent of the others'. With one
+    domain the state is that sampler's own (the checkpoint layout of gankit 0.1.0).
+    """
+
+    def __init__(
+        self, sizes: dict[str, int], global_batch_size: int, device: torch.device, seed: int,
+        rank: int = 0, world_size: int = 1,
+    ):
+        self.samplers = {
+            domain: DeviceBatchSampler(size, global_batch_size, device, seed + i, rank, world_size)
+            for i, (domain, size) in enumerate(sizes.items())
+        }
+
+    @property
+    def local_batch_size(self) -> int:
+        return next(iter(self.samplers.values())).local_batch_size
+
+    def next_indices(self) -> dict[str, Tensor]:
+        return {domain: sampler.next_indices() for domain, sampler in self.samplers.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        if len(self.samplers) == 1:
+            return next(iter(self.samplers.values())).state_dict()
+        return {"domains": {domain: sampler.state_dict() for domain, sampler in self.samplers.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if len(self.samplers) == 1:
+            next(iter(self.samplers.values())).load_state_dict(state)
+            return
+        for domain, sampler in self.samplers.items():
+            sampler.load_state_dict(state["domains"][domain])

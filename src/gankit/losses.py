@@ -1,0 +1,178 @@
+"""Every loss and penalty of gankit's objectives as a pure function of tensors.
+
+Scores, samples or gradient norms in, a scalar (or per-sample tensor) out:
+no networks, no state, no optimiser. The objectives in ``gankit.objectives``
+are built from these, and a user with their own training loop can call them
+directly::
+
+    from gankit import losses
+    d_loss = losses.wasserstein_critic_loss(critic(real), critic(fake)) + penalty
+    g_loss = losses.wasserstein_generator_loss(critic(generator(z)))
+
+Scores are the critic's raw outputs: logits for the minimax family (the link
+to a probability is a sigmoid, written with softplus so that no probability
+is ever rounded to 0 or 1), energies for the auto-encoder critics. The values
+on TF-GAN's published test constants are unit tests (tests/test_losses.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# ------------------------------------------------------------------ the minimax family (Goodfellow et al.)
+
+
+def minimax_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """``-E log D(x) - E log(1 - D(G(z)))`` with ``D = sigmoid(score)``: softplus(-s) = -log D, softplus(s) = -log(1-D)."""
+    return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+
+
+def minimax_generator_loss(fake_scores: Tensor) -> Tensor:
+    """``E log(1 - D(G(z)))``, minimised: the saturating loss, whose gradient vanishes when D wins."""
+    return -F.softplus(fake_scores).mean()
+
+
+def nonsaturating_generator_loss(fake_scores: Tensor) -> Tensor:
+    """``-E log D(G(z))``: the -log D trick."""
+    return F.softplus(-fake_scores).mean()
+
+
+# ------------------------------------------------------------------ least squares (Mao et al.)
+
+
+def least_squares_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """``1/2 E (D(x) - 1)^2 + 1/2 E D(G(z))^2``: the paper's 0-1 coding."""
+    return 0.5 * (real_scores - 1).pow(2).mean() + 0.5 * fake_scores.pow(2).mean()
+
+
+def least_squares_generator_loss(fake_scores: Tensor) -> Tensor:
+    """``1/2 E (D(G(z)) - 1)^2``."""
+    return 0.5 * (fake_scores - 1).pow(2).mean()
+
+
+# ------------------------------------------------------------------ the Wasserstein family
+
+
+def wasserstein_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """``E D(G(z)) - E D(x)``: minus the Kantorovich-Rubinstein estimate of W1."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
+    """``-E D(G(z))``."""
+    return -fake_scores.mean()
+
+
+def input_gradient_norms(scores: Tensor, points: Tensor) -> Tensor:
+    """``||grad_x D(x)||`` for each point, keeping the graph for the double backward.
+
+    ``points`` must require grad and ``scores`` must be the critic's output on
+    exactly these points. The tiny constant inside the square root keeps the
+    norm differentiable where the gradient is exactly zero (a sqrt at 0 has an
+    infinite derivative, which would turn the penalty's gradient into NaN).
+    """
+    (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
+    squared = grad.float().flatten(1).pow(2).sum(dim=1)
+    return (squared + 1e-12).sqrt()
+
+
+def gradient_norm_penalty(norms: Tensor, weight: float, target: float, power: float) -> Tensor:
+    """``weight * mean(|norm - target| ** power)``: WGAN-GP with (1, 2), WGAN-div with (0, 6)."""
+    return weight * (norms - target).abs().pow(power).mean()
+
+
+# ------------------------------------------------------------------ energy-based critics (EBGAN, BEGAN)
+
+
+def ebgan_critic_loss(real_energy: Tensor, fake_energy: Tensor, margin: Tensor | float) -> Tensor:
+    """``E D(x) + E max(0, m - D(G(z)))`` over per-sample energies."""
+    return real_energy.mean() + F.relu(margin - fake_energy).mean()
+
+
+def pulling_away_term(codes: Tensor) -> Tensor:
+    """EBGAN's PT: the mean squared cosine similarity of distinct pairs of codes (0 orthogonal, 1 identical)."""
+    flat = codes.float().flatten(start_dim=1)
+    n = flat.shape[0]
+    if n < 2:
+        return flat.new_zeros(())
+    unit = F.normalize(flat, dim=1, eps=1e-8)
+    cosines = unit @ unit.T
+    # The diagonal holds each code with itself (1 after normalising): leave it out of the mean.
+    return (cosines.pow(2).sum() - cosines.diagonal().pow(2).sum()) / (n * (n - 1))
+
+
+def began_critic_loss(real_energy: Tensor, fake_energy: Tensor, k: Tensor | float) -> Tensor:
+    """``L(x) - k_t L(G(z))`` over per-sample energies."""
+    return real_energy.mean() - k * fake_energy.mean()
+
+
+def began_k_update(k: Tensor, real_energy: Tensor, fake_energy: Tensor, gamma: float, lambda_k: float) -> Tensor:
+    """``clip(k + lambda_k (gamma L(x) - L(G(z))), 0, 1)``: k rises while generated samples are too easy."""
+    return (k + lambda_k * (gamma * real_energy - fake_energy)).clamp(0.0, 1.0)
+
+
+def began_convergence(real_energy: Tensor, fake_energy: Tensor, gamma: float) -> Tensor:
+    """BEGAN's global convergence measure ``M = L(x) + |gamma L(x) - L(G(z))|``."""
+    return real_energy + (gamma * real_energy - fake_energy).abs()
+
+
+# ------------------------------------------------------------------ Loss-Sensitive GAN (Qi)
+
+
+def l1_margins(real: Tensor, fake: Tensor) -> Tensor:
+    """Delta(x_i, G(z_i)): the mean absolute difference of each real/generated pair, ``[B]``."""
+    return (real.float() - fake.float()).abs().flatten(start_dim=1).mean(dim=1)
+
+
+def loss_sensitive_critic_loss(real_losses: Tensor, fake_losses: Tensor, margins: Tensor, lambda_: float) -> Tensor:
+    """``mean(L(x)) + lambda mean(max(0, Delta + L(x) - L(G(z))))`` over pairs."""
+    return real_losses.mean() + lambda_ * F.relu(margins + real_losses - fake_losses).mean()
+
+
+# ------------------------------------------------------------------ InfoGAN (Chen et al.)
+
+
+def information_loss(
+    q_outputs: Tensor,
+    categories: int,
+    category: Tensor | None,
+    continuous: Tensor,
+    weights: tuple[float, float],
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(L_I, categorical cross-entropy, continuous squared error) of Q's outputs against the true codes.
+
+    ``q_outputs`` are ``[B, categories + continuous]``: logits first, then
+    means. The cross-entropy is taken on the logits, never on a softmax of
+    them, which would squash the gradient.
+    """
+    q = q_outputs.float()
+    categorical = q.new_zeros(())
+    if categories:
+        categorical = F.cross_entropy(q[:, :categories], category)
+    continuous_error = q.new_zeros(())
+    if continuous.shape[1]:
+        continuous_error = 0.5 * (q[:, categories:] - continuous.float()).pow(2).sum(dim=1).mean()
+    return weights[0] * categorical + weights[1] * continuous_error, categorical, continuous_error
+
+
+__all__ = [
+    "began_convergence",
+    "began_critic_loss",
+    "began_k_update",
+    "ebgan_critic_loss",
+    "gradient_norm_penalty",
+    "information_loss",
+    "input_gradient_norms",
+    "l1_margins",
+    "least_squares_critic_loss",
+    "least_squares_generator_loss",
+    "loss_sensitive_critic_loss",
+    "minimax_critic_loss",
+    "minimax_generator_loss",
+    "nonsaturating_generator_loss",
+    "pulling_away_term",
+    "wasserstein_critic_loss",
+    "wasserstein_generator_loss",
+]
