@@ -65,8 +65,9 @@ def test_config_round_trips_through_a_plain_dict():
     "override, words",
     [
         ("train.batchsize=3", ["unknown config key 'train.batchsize'", "did you mean 'batch_size'"]),
-        ("trian.steps=3", ["unknown config key 'trian'", "did you mean 'train'"]),
-        ("objective.lambda=3", ["unknown config key 'objective.lambda'"]),
+        ("trian.steps=3", ["unknown config key 'trian'", "did you mean 'train'? valid keys in the top level: "]),
+        ("objective.lambda=3", ["unknown config key 'objective.lambda': valid keys in section 'objective': "]),
+        ("model.arch=dcgn", ["model.arch 'dcgn' is not known (did you mean 'dcgan'?): set it to one of mlp, dcgan"]),
         ("train.batch_size=abc", ["'train.batch_size' must be an integer", "'abc'"]),
         ("train.batch_size=0", ["train.batch_size must be >= 1"]),
         ("optim.critic.lr=-0.1", ["optim.critic.lr must be > 0"]),
@@ -92,6 +93,21 @@ def test_bad_config_values_name_the_key_in_one_line(override, words):
 def test_unknown_preset_suggests_the_nearest():
     with pytest.raises(ConfigError, match="did you mean 'wgan-gp-mnist'"):
         build_config("wgan-gp-minst")
+    with pytest.raises(ConfigError) as info:
+        build_config("wgan-gp-minst")
+    expected = "unknown preset 'wgan-gp-minst' (did you mean 'wgan-gp-mnist'?): run 'gankit presets' to list them"
+    assert str(info.value) == expected
+
+
+def test_did_you_mean_names_the_closest_choice_or_nothing():
+    from gankit.errors import closest_name, did_you_mean
+
+    assert did_you_mean("wgangp", ["gan", "wgan-gp", "wgan-div"]) == " (did you mean 'wgan-gp'?)"
+    assert did_you_mean("xyz", ["gan", "wgan-gp"]) == ""
+    assert did_you_mean("fid", {"fd": 1, "kid": 2}) == " (did you mean 'fd'?)"  # a mapping offers its keys
+    assert did_you_mean("abcd", ["abxy"]) == ""  # a ratio of 0.5 is under the default cutoff of 0.6 ...
+    assert did_you_mean("abcd", ["abxy"], cutoff=0.5) == " (did you mean 'abxy'?)"  # ... and meets a lower one
+    assert closest_name("abcd", ["abxy", "abcx"]) == "abcx" and closest_name("abcd", []) is None
 
 
 def test_bad_config_files(tmp_path):

@@ -10,7 +10,6 @@ names it, never a silently ignored setting.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any, Union
 
 import yaml
 
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, closest_name, did_you_mean
 from gankit.models import ModelConfig
 from gankit.objectives import OBJECTIVES, ObjectiveParams, objective_class
 from gankit.objectives.penalties import conditional_penalty_problem
@@ -183,8 +182,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 
 def _unknown_key(key: str, known: list[str], prefix: str) -> ConfigError:
     full = f"{prefix}.{key}" if prefix else key
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
+    close = closest_name(key, known)
+    hint = f"did you mean '{close}'? " if close is not None else ""
     where = f"section '{prefix}'" if prefix else "the top level"
     return ConfigError(f"unknown config key '{full}': {hint}valid keys in {where}: {', '.join(known)}")
 
@@ -247,9 +246,7 @@ def preset_names() -> list[str]:
 def read_preset(name: str) -> dict[str, Any]:
     files = _preset_files()
     if name not in files:
-        close = difflib.get_close_matches(name, files, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"unknown preset '{name}'{hint}: run 'gankit presets' to list them")
+        raise ConfigError(f"unknown preset '{name}'{did_you_mean(name, files)}: run 'gankit presets' to list them")
     return yaml.safe_load(files[name].read_text()) or {}
 
 

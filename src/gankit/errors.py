@@ -5,6 +5,11 @@ command line prints that line and exits with status 2, without a traceback;
 anything else that goes wrong is a bug and keeps its traceback.
 """
 
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
 
 class GankitError(Exception):
     """Base class of the errors a user can fix by changing their input."""
@@ -36,3 +41,19 @@ class TrainingDiverged(GankitError):
 
 class EvaluationError(GankitError):
     """A metric cannot be computed as asked: unknown, unsuited to the data, or missing its weights."""
+
+
+def closest_name(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The one of ``choices`` most like ``name`` (``difflib``'s ratio at least ``cutoff``), or None."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """``" (did you mean 'x'?)"`` for the choice closest to a mistyped ``name``, or ``""`` if none is close.
+
+    Every "unknown ..." message puts it right after the name it corrects:
+    ``f"unknown preset '{name}'{did_you_mean(name, presets)}: ..."``.
+    """
+    close = closest_name(name, choices, cutoff)
+    return f" (did you mean '{close}'?)" if close is not None else ""

@@ -7,7 +7,6 @@ Nothing is ever downloaded: absent data is a ``DataError`` saying where to put i
 
 from __future__ import annotations
 
-import difflib
 import os
 from typing import Callable
 
@@ -16,7 +15,7 @@ from gankit.data.folder import load_folder
 from gankit.data.mnist import load_digits, load_mnist
 from gankit.data.toy import MIXTURE_NAMES, TOY_NAMES, load_toy, toy_mixture
 from gankit.data.torchvision_sets import load_cifar10, load_celeba
-from gankit.errors import DataError
+from gankit.errors import DataError, did_you_mean
 
 __all__ = [
     "DATASET_NAMES",
@@ -45,10 +44,8 @@ def _looks_like_path(name: str) -> bool:
 
 
 def _unknown_name(name: str) -> DataError:
-    close = difflib.get_close_matches(name.lower(), DATASET_NAMES, n=1, cutoff=0.6)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
     return DataError(
-        f"unknown dataset '{name}'{hint}: use one of {', '.join(DATASET_NAMES)},"
+        f"unknown dataset '{name}'{did_you_mean(name.lower(), DATASET_NAMES)}: use one of {', '.join(DATASET_NAMES)},"
         f" or a path to a folder of images (e.g. ./my_images/)"
     )
 

@@ -12,11 +12,10 @@ chosen by default it is skipped.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from gankit.errors import EvaluationError
+from gankit.errors import EvaluationError, did_you_mean
 
 if TYPE_CHECKING:
     from gankit.evaluation.context import EvalContext
@@ -73,8 +72,7 @@ def parse_metric_names(text: str | list[str] | None) -> list[str] | None:
         return None
     for name in names:
         if name not in METRICS:
-            close = difflib.get_close_matches(name, METRICS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = did_you_mean(name, METRICS)
             raise EvaluationError(f"unknown metric '{name}'{hint}: choose from {', '.join(sorted(METRICS))}")
     return names
 

@@ -7,10 +7,9 @@ problem is one line that names the key, what is wrong and the fix.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, did_you_mean
 
 ARCHITECTURES = ("mlp", "dcgan")
 NORMALIZATIONS = ("batch", "layer", "instance", "none")
@@ -91,9 +90,7 @@ class ModelConfig:
 def _name_problems(key: str, value: str, choices: tuple[str, ...]) -> list[str]:
     if value in choices:
         return []
-    close = difflib.get_close_matches(str(value), choices, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return [f"{key} '{value}' is not known{hint}: set it to one of {', '.join(choices)}"]
+    return [f"{key} '{value}' is not known{did_you_mean(str(value), choices)}: set it to one of {', '.join(choices)}"]
 
 
 def _width_problems(key: str, widths: list[int]) -> list[str]:
