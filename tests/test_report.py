@@ -21,7 +21,7 @@ from gankit.report.figures import curve_figure, median_filter
 from gankit.report.html import Page
 from gankit.report.run_data import thin
 from gankit.report.run_report import write_run_report
-from gankit.report.zoo import run_zoo
+from gankit.zoo import run_zoo
 
 from conftest import TINY_TOY
 

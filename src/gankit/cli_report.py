@@ -69,7 +69,7 @@ def _positive_float(text: str) -> float:
 def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``report``, ``diagnose``, ``compare`` and ``zoo`` to the ``gankit`` command's subparsers."""
     from gankit.report.figures import DEFAULT_MEDIAN_WINDOW
-    from gankit.report.zoo import DEFAULT_DATA, DEFAULT_STEPS, OBJECTIVES, TOY_DATA
+    from gankit.zoo import DEFAULT_DATA, DEFAULT_STEPS, OBJECTIVES, TOY_DATA
 
     p = subparsers.add_parser(
         "report",
@@ -175,7 +175,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_zoo(args: argparse.Namespace) -> int:
-    from gankit.report.zoo import run_zoo
+    from gankit.zoo import run_zoo
 
     presets = [name.strip() for name in args.presets.split(",") if name.strip()] if args.presets else None
     if args.presets is not None and not presets:
