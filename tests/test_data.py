@@ -406,6 +406,33 @@ def test_to_uint8_images_inverts_batch_scaling():
     assert to_uint8_images(torch.tensor([-3.0, 5.0])).tolist() == [0, 255]
 
 
+def test_to_uint8_images_is_the_one_converter_and_matches_the_old_formulas_bit_for_bit():
+    from torchvision.utils import make_grid
+
+    from gankit.outputs import _to_uint8
+    from gankit.report.plots import image_grid
+
+    levels = torch.arange(256, dtype=torch.float64)
+    edges = torch.tensor([-1.0, 1.0, 0.0, -0.0, -3.0, 5.0, float("inf"), -float("inf")])
+    cases = [
+        torch.randn(8, 3, 6, 6, generator=torch.Generator().manual_seed(0)) * 1.5,  # many values outside [-1, 1]
+        ((levels + 0.5) / 127.5 - 1).float().view(1, 1, 16, 16),  # exact .5 boundaries (round half to even)
+        (levels / 127.5 - 1).float().view(1, 1, 16, 16),
+        torch.cat([edges, torch.nextafter(edges[:3], edges[:3] + 1), torch.nextafter(edges[:3], edges[:3] - 1)]),
+        torch.randn(2, 3, 4, 4, dtype=torch.float64) * 2,
+        (torch.randn(2, 3, 4, 4) * 2).half(),
+    ]
+    for x in cases:
+        new = to_uint8_images(x)
+        assert new.dtype == torch.uint8
+        # The formulas dataset.py and evaluation/features.py (also outputs.py and plots.py) used before.
+        assert torch.equal(new, ((x.detach().float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8))
+        assert torch.equal(new, ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
+    images = cases[0]
+    assert np.array_equal(_to_uint8(images), to_uint8_images(images).numpy())
+    assert torch.equal(image_grid(images, rows=3), to_uint8_images(make_grid(images, nrow=3, pad_value=1.0)))
+
+
 def test_dataset_moves_and_describes_itself():
     data = load_dataset("digits")
     moved = data.to("cpu")

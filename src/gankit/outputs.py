@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
+from gankit.data.dataset import to_uint8_images
 from gankit.errors import GankitError
 from gankit.report.plots import save_image_grid, save_points_plot
 from gankit.training.checkpoint import atomic_write
@@ -17,7 +18,7 @@ class OutputError(GankitError):
 
 
 def _to_uint8(images: Tensor) -> np.ndarray:
-    return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+    return to_uint8_images(images).cpu().numpy()
 
 
 def save_samples(samples: Tensor, out: Path, kind: str, overwrite: bool = False, rows: int | None = None) -> str:

@@ -65,6 +65,10 @@ class Dataset:
 def to_uint8_images(x: Tensor) -> Tensor:
     """Images in [-1, 1] back to uint8 in [0, 255]: the inverse of ``Dataset.batch``'s scaling.
 
-    Values outside [-1, 1] (a generator's output need not stay inside) are clamped.
+    The one converter gankit has: sample files, grids and the Inception
+    features all go through it, so they see the same bytes. Values outside
+    [-1, 1] (a generator's output need not stay inside) are clamped first; the
+    arithmetic is in float32 whatever the input's dtype, on the input's device,
+    and halves round to even (``torch.round``).
     """
-    return ((x.detach().float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

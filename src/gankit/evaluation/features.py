@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gankit.data.dataset import to_uint8_images
 from gankit.errors import CheckpointError, EvaluationError
 from gankit.evaluation.classifier import as_classifier_input, load_mnist_classifier
 
@@ -102,7 +103,7 @@ def inception_extractor(weights: str | None, device: torch.device | str = "cpu")
         if images.shape[1] == 1:
             images = images.repeat(1, 3, 1, 1)
         # torch-fidelity expects uint8 pixels, as the reference implementation saw PNG files.
-        pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        pixels = to_uint8_images(images)
         feats, logits = model(pixels)
         return feats, logits.softmax(1)
 

@@ -13,10 +13,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
+from gankit.data.dataset import to_uint8_images  # noqa: E402
 from gankit.training.checkpoint import atomic_write  # noqa: E402
 
 
@@ -30,7 +30,7 @@ def image_grid(images: Tensor, rows: int | None = None) -> Tensor:
     n = images.shape[0]
     per_row = rows or max(1, int(round(n**0.5)))
     grid = make_grid(images.detach().float().cpu(), nrow=per_row, padding=2, normalize=False, pad_value=1.0)
-    return ((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return to_uint8_images(grid)
 
 
 def save_image_grid(images: Tensor, path: Path, rows: int | None = None) -> None:
