@@ -5,8 +5,10 @@ import html
 import html.parser
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -101,6 +103,70 @@ def test_page_escapes_text_and_embeds_only_images(tmp_path):
     assert "0.0001" in text and "[0.5, 0.9]" in text and "n/a" in text and "1.235" in text
     assert len(embedded_images(tmp_path / "page.html")) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png", "page.html"]  # no temporary file left
+
+
+# --------------------------------------------------------------------------- matplotlib backend
+
+
+def _python(code, tmp_path):
+    """Run ``code`` in a fresh interpreter without MPLBACKEND, as a user's script or notebook would."""
+    env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()
+
+
+def test_importing_gankit_leaves_the_matplotlib_backend_alone(tmp_path):
+    code = ("import matplotlib; matplotlib.use('svg'); import gankit, gankit.report.plots, gankit.report.diagnose, "
+            "gankit.api; print(matplotlib.get_backend())")
+    assert _python(code, tmp_path) == "svg"
+
+
+def test_figures_are_written_without_pyplot_or_a_backend_switch(tmp_path):
+    code = """
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("svg")
+import numpy as np
+import torch
+
+from gankit.report import diagnose, plots, toy_figures
+from gankit.report.figures import curve_figure
+from gankit.report.html import figure_png
+
+
+class Critic(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+
+    def forward(self, x, labels=None):
+        return self.net(x).squeeze(1)
+
+
+points = torch.randn(200, 2)
+plots.save_points_plot(points, Path("points.png"), real=points * 0.5, title="points")
+records = [{"step": s, "critic_loss": 1.0 / s, "eval/w1": 1.0 / s, "eval/critic_w": 2.0 / s} for s in range(1, 6)]
+assert plots.save_curves(records, Path("curves.png"))
+assert plots.save_wasserstein_comparison(records, Path("w1.png"))
+plots.save_image_grid(torch.rand(4, 3, 8, 8) * 2 - 1, Path("grid.png"))
+toy_figures.save_critic_contours(Critic(), points, points * 0.5, Path("contours.png"), title="contours")
+layers = [{"step": s, "critic_layer_grad_norms": {"a": float(s), "b": 1.0 / s}} for s in (1, 2, 3)]
+assert diagnose._layer_norm_figure(layers, Path("layers.png"), "layers")
+diagnose._weight_histograms(Critic(), 0.01, Path("weights.png"))
+diagnose._gradient_norm_figure({"real": np.linspace(0, 2, 50), "generated": np.ones(50)}, Path("norms.png"))
+Path("curve.png").write_bytes(figure_png(curve_figure("critic_loss", [1, 2, 3], [3.0, 2.0, 1.0])))
+print(matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
+"""
+    assert _python(code, tmp_path) == "svg False"
+    names = ["points", "curves", "w1", "grid", "contours", "layers", "weights", "norms", "curve"]
+    for name in names:
+        with Image.open(tmp_path / f"{name}.png") as picture:
+            assert picture.format == "PNG" and not is_blank(picture), name
 
 
 # --------------------------------------------------------------------------- run report

@@ -17,12 +17,13 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import torch
 
 from gankit.errors import RunDirectoryError
 from gankit.report.html import Page
-from gankit.report.plots import plt, save_figure
+from gankit.report.plots import new_figure, save_figure
 from gankit.training.diagnostics import layer_parameters
 from gankit.training.logging import read_metrics
 from gankit.training.run_dir import DIAGNOSTICS
@@ -57,8 +58,9 @@ def _layer_norm_figure(records: list[dict], path: Path, title: str) -> bool:
     if not rows:
         return False
     layers = list(rows[-1]["critic_layer_grad_norms"])
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=100)
-    cmap = plt.get_cmap("viridis")
+    fig = new_figure((7.5, 4.2))
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["viridis"]
     for index, layer in enumerate(layers):
         steps = [r["step"] for r in rows if layer in r["critic_layer_grad_norms"]]
         values = [max(r["critic_layer_grad_norms"][layer], 1e-30) for r in rows if layer in r["critic_layer_grad_norms"]]
@@ -78,7 +80,8 @@ def _weight_histograms(critic: torch.nn.Module, clip: float | None, path: Path) 
     named = layer_parameters(critic)
     columns = min(3, len(named))
     rows = math.ceil(len(named) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.8 * rows), dpi=100, squeeze=False)
+    fig = new_figure((4 * columns, 2.8 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     shares: dict[str, float] = {}
     for ax, (name, weights) in zip(axes.flat, named):
         values = weights.detach().float().flatten().cpu().numpy()
@@ -100,7 +103,8 @@ def _weight_histograms(critic: torch.nn.Module, clip: float | None, path: Path) 
 
 
 def _gradient_norm_figure(norms: dict[str, np.ndarray], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=100)
+    fig = new_figure((7.5, 4.2))
+    ax = fig.subplots()
     upper = max(float(np.percentile(v, 99.5)) for v in norms.values())
     bins = np.linspace(0, max(upper, 1.5), 60)
     for (kind, values), color in zip(norms.items(), ("tab:orange", "tab:blue", "tab:green")):

@@ -11,8 +11,9 @@ there are no scripts, web fonts or external links to load.
     section.add_figure(Path("curves.png"), "training curves")
     page.write(Path("report.html"))
 
-Each ``add_*`` method of a ``Page`` goes to its newest section (an untitled
-one is made if there is none yet); ``page.section(...)`` starts a new one.
+A ``Section`` has the ``add_*`` methods; ``page.add_text`` and
+``page.add_gallery`` go to the page's newest section (an untitled one is made
+if there is none yet), and ``page.section(...)`` starts a new one.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ th { background: #eef1f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.kv td.num { text-align: left; }
 tr:nth-child(even) td { background: #fafbfc; }
-pre { background: #f2f4f6; padding: 8px 10px; overflow-x: auto; font-size: 0.88em; }
 figure { margin: 8px 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e4e7eb; background: #fff; }
 figcaption { color: #56606b; font-size: 0.88em; margin-top: 2px; }
@@ -81,18 +81,11 @@ def data_uri(image: ImageSource) -> str:
 def figure_png(fig: Any, dpi: int = 100) -> bytes:
     """A matplotlib figure as PNG bytes.
 
-    A figure made through pyplot is closed afterwards, so that pages of many
-    figures do not pile them up in pyplot's registry; a bare ``Figure`` is
-    simply garbage collected.
+    gankit's figures are bare ``Figure`` objects (no pyplot, no backend), which
+    are simply garbage collected; a pyplot figure is left open for its owner.
     """
     buffer = io.BytesIO()
-    try:
-        fig.savefig(buffer, format="png", dpi=dpi)
-    finally:
-        if getattr(fig.canvas, "manager", None) is not None:
-            import matplotlib.pyplot as plt
-
-            plt.close(fig)
+    fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
 
@@ -131,11 +124,6 @@ class Section:
         """A paragraph of plain text (escaped; blank lines start new paragraphs)."""
         for paragraph in str(text).split("\n\n"):
             self.blocks.append(f"<p>{html.escape(paragraph.strip())}</p>")
-        return self
-
-    def add_code(self, text: str) -> "Section":
-        """Preformatted text, e.g. a YAML file or a command line."""
-        self.blocks.append(f"<pre>{html.escape(text)}</pre>")
         return self
 
     def add_key_values(self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], caption: str = "") -> "Section":
@@ -178,10 +166,6 @@ class Section:
         self.blocks.append(_figure_html(image, caption, alt))
         return self
 
-    def add_matplotlib(self, fig: Any, caption: str = "", dpi: int = 100) -> "Section":
-        """A matplotlib figure, rendered to PNG and embedded; the figure is closed."""
-        return self.add_figure(figure_png(fig, dpi=dpi), caption)
-
     def add_gallery(self, items: Iterable[tuple[ImageSource, str]], min_width: int = 220) -> "Section":
         """Several (image, caption) pairs side by side, wrapping to the page width."""
         figures = "".join(_figure_html(image, caption, None) for image, caption in items)
@@ -223,21 +207,6 @@ class Page:
 
     def add_text(self, text: str) -> Section:
         return self.current.add_text(text)
-
-    def add_code(self, text: str) -> Section:
-        return self.current.add_code(text)
-
-    def add_key_values(self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], caption: str = "") -> Section:
-        return self.current.add_key_values(items, caption)
-
-    def add_table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: str = "") -> Section:
-        return self.current.add_table(columns, rows, caption)
-
-    def add_figure(self, image: ImageSource, caption: str = "", alt: str | None = None) -> Section:
-        return self.current.add_figure(image, caption, alt)
-
-    def add_matplotlib(self, fig: Any, caption: str = "", dpi: int = 100) -> Section:
-        return self.current.add_matplotlib(fig, caption, dpi)
 
     def add_gallery(self, items: Iterable[tuple[ImageSource, str]], min_width: int = 220) -> Section:
         return self.current.add_gallery(items, min_width)

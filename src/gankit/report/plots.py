@@ -1,7 +1,9 @@
 """Static figures written into a run folder.
 
-Matplotlib runs with the Agg backend: no display is needed, and figures are
-closed after saving so that long runs do not accumulate them in memory.
+Figures are bare ``matplotlib.figure.Figure`` objects, never pyplot's: saving
+one to PNG needs no display and no backend, so importing gankit leaves the
+user's matplotlib backend alone (a notebook keeps its inline plots), and no
+figure lingers in pyplot's registry after it is saved, however long the run.
 """
 
 from __future__ import annotations
@@ -9,20 +11,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
+from matplotlib.figure import Figure
+from torch import Tensor
+from torchvision.utils import make_grid
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from torch import Tensor  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
+from gankit.data.dataset import to_uint8_images
+from gankit.training.checkpoint import atomic_write
 
-from gankit.data.dataset import to_uint8_images  # noqa: E402
-from gankit.training.checkpoint import atomic_write  # noqa: E402
+
+def new_figure(figsize: tuple[float, float], dpi: int = 100) -> Figure:
+    """An empty figure of ``figsize`` inches at ``dpi``, outside pyplot (see the module docstring)."""
+    return Figure(figsize=figsize, dpi=dpi)
 
 
 def save_figure(fig: Any, path: Path) -> None:
+    """Write ``fig`` as a PNG at its own dpi; a reader never sees half a file."""
     atomic_write(Path(path), lambda handle: fig.savefig(handle, format="png", dpi=fig.dpi))
-    plt.close(fig)
 
 
 def image_grid(images: Tensor, rows: int | None = None) -> Tensor:
@@ -48,7 +52,8 @@ def save_image_grid(images: Tensor, path: Path, rows: int | None = None) -> None
 
 def save_points_plot(points: Tensor, path: Path, real: Tensor | None = None, title: str = "") -> None:
     """Generated 2-D points over real ones, on fixed axes so frames compare."""
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    fig = new_figure((5, 5))
+    ax = fig.subplots()
     if real is not None:
         r = real.detach().float().cpu()
         ax.scatter(r[:, 0], r[:, 1], s=2, c="tab:orange", alpha=0.3, label="real")
@@ -82,7 +87,8 @@ def save_curves(records: Sequence[dict[str, Any]], path: Path, title: str = "") 
         return False
     columns = 2 if len(keys) > 1 else 1
     rows = (len(keys) + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(6 * columns, 2.6 * rows), dpi=100, squeeze=False)
+    fig = new_figure((6 * columns, 2.6 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax, key in zip(axes.flat, keys):
         xs = [r["step"] for r in records if isinstance(r.get(key), (int, float))]
         ys = [r[key] for r in records if isinstance(r.get(key), (int, float))]
@@ -118,7 +124,8 @@ def save_wasserstein_comparison(records: Sequence[dict[str, Any]], path: Path, t
         return False
     from scipy.stats import spearmanr
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
+    fig = new_figure((11, 3.8))
+    left, right = fig.subplots(1, 2)
     left.plot(steps_w1, exact, color="tab:blue", marker="o", ms=3, label="exact W1 (optimal transport)")
     left.set_xlabel("generator step")
     left.set_ylabel("exact W1", color="tab:blue")

@@ -14,7 +14,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from gankit.report.plots import plt, save_figure
+from gankit.report.plots import new_figure, save_figure
 from gankit.report.run_data import thin
 from gankit.training.checkpoint import atomic_write
 
@@ -54,7 +54,8 @@ def save_critic_contours(
 ) -> None:
     """One frame: contours of the critic's value, real points (orange) and generated points (blue)."""
     xs, ys, values = critic_surface(critic, labels)
-    fig, ax = plt.subplots(figsize=(5.4, 4.6), dpi=90)
+    fig = new_figure((5.4, 4.6), dpi=90)
+    ax = fig.subplots()
     filled = ax.contourf(xs, ys, values, levels=20, cmap="viridis")
     ax.contour(xs, ys, values, levels=10, colors="white", linewidths=0.4, alpha=0.5)
     fig.colorbar(filled, ax=ax, label=score_name, shrink=0.85)
