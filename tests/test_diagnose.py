@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import gankit.api as api
@@ -77,3 +78,31 @@ def test_diagnose_of_a_penalised_critic_reports_no_clipping(tmp_path):
     result = diagnose(run, points=100)
     assert result.clip_value is None and result.share_at_clip == {}
     assert set(result.gradient_norms) == {"real", "generated", "interpolates"}
+    # The interpolates come from the penalty's own function on a seeded RNG: the same seed gives the
+    # same numbers whatever the global RNG holds, another seed other interpolates.
+    torch.manual_seed(123)
+    assert diagnose(run, points=100).gradient_norms == result.gradient_norms
+    other = diagnose(run, points=100, seed=1).gradient_norms
+    assert other["interpolates"] != result.gradient_norms["interpolates"]
+
+
+def test_diagnose_measures_gradient_norms_with_the_penalty_functions():
+    from gankit.objectives.penalties import real_fake_interpolates
+    from gankit.report.diagnose import _gradient_norms_at, _interpolates
+
+    real, fake = torch.randn(64, 2), torch.randn(64, 2)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        expected = real_fake_interpolates(real, fake)
+    before = torch.get_rng_state()
+    between = _interpolates(real, fake, seed=7)
+    assert torch.equal(between, expected)
+    assert torch.equal(torch.get_rng_state(), before)  # the caller's RNG is left where it was
+    # Every interpolate lies on its real-fake segment: (x - fake) is parallel to (real - fake).
+    t = ((between - fake) * (real - fake)).sum(1) / (real - fake).pow(2).sum(1)
+    assert torch.allclose(fake + t[:, None] * (real - fake), between, atol=1e-5) and (t >= 0).all() and (t <= 1).all()
+
+    # A linear critic x -> w.x has gradient norm |w| everywhere.
+    linear = torch.nn.Linear(2, 1)
+    norms = _gradient_norms_at(lambda x, labels: linear(x).squeeze(1), between, None)
+    assert np.allclose(norms, linear.weight.norm().item(), rtol=1e-5)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from gankit.errors import RunDirectoryError
+from gankit.objectives.penalties import input_gradient_norms, real_fake_interpolates
 from gankit.report.html import Page
 from gankit.report.plots import new_figure, save_figure
 from gankit.training.diagnostics import layer_parameters
@@ -47,10 +48,25 @@ class Diagnosis:
 
 
 def _gradient_norms_at(critic: torch.nn.Module, points: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
+    """||grad_x D(x)|| at each point, measured exactly as the gradient penalties measure it."""
     points = points.detach().clone().requires_grad_(True)
-    scores = critic(points, labels)
-    (grad,) = torch.autograd.grad(scores.float().sum(), points)
-    return grad.flatten(start_dim=1).norm(dim=1).cpu().numpy()
+    return input_gradient_norms(critic(points, labels), points).detach().cpu().numpy()
+
+
+def _interpolates(real: torch.Tensor, fake: torch.Tensor, seed: int) -> torch.Tensor:
+    """WGAN-GP's random real-fake interpolates, drawn as the penalty draws them but from ``seed``.
+
+    The penalty's function draws its weights from the global RNG; a forked,
+    seeded RNG makes the page reproducible and leaves the caller's RNG alone.
+    """
+    device = real.device
+    if device.type == "cpu":
+        forked = torch.random.fork_rng(devices=[])
+    else:
+        forked = torch.random.fork_rng(devices=[device.index or 0], device_type=device.type)
+    with forked:
+        torch.manual_seed(seed)
+        return real_fake_interpolates(real, fake)
 
 
 def _layer_norm_figure(records: list[dict], path: Path, title: str) -> bool:
@@ -148,8 +164,7 @@ def diagnose(run_dir: str | Path, points: int = DEFAULT_POINTS, seed: int = 0, d
     real = real.float().to(device)
     labels = None if labels is None or not getattr(run.generator, "conditional", False) else labels.to(device)
     fake = run.sample(len(rows), seed=seed, labels=labels).to(device)
-    alpha = torch.rand((len(rows),) + (1,) * (real.dim() - 1), generator=generator).to(device)
-    between = torch.lerp(fake, real, alpha)
+    between = _interpolates(real, fake, seed)
     critic.eval()
     norms = {
         "real": _gradient_norms_at(critic, real, labels),
