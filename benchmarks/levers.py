@@ -61,35 +61,34 @@ COLUMNS: list[Column] = [
 def _foreach_optimisers(loop: GankitLoop) -> None:
     """Replace the trainer's optimisers by foreach ones with the same settings and state."""
     trainer = loop.trainer
-    for attribute in ("generator_optimizer", "critic_optimizer"):
-        fused = getattr(trainer, attribute)
+    for side, fused in trainer.optimizers.items():
         group = fused.param_groups[0]
         settings = {k: v for k, v in group.items() if k not in ("params", "fused", "foreach")}
         plain = type(fused)(group["params"], **settings, foreach=True)
         plain.load_state_dict(fused.state_dict())
         for plain_group in plain.param_groups:
             plain_group.update(fused=None, foreach=True)
-        setattr(trainer, attribute, plain)
+        trainer.optimizers[side] = plain
 
 
 def _separate_forwards(loop: GankitLoop) -> None:
-    loop.trainer.objective.fused_critic_forward = False
+    loop.trainer.context.join_critic_forwards = False
 
 
 def _contiguous_memory(loop: GankitLoop) -> None:
     trainer = loop.trainer
     trainer.channels_last = False
-    for model in (trainer.generator, trainer.critic):
+    for model in trainer.networks.values():
         model.to(memory_format=torch.contiguous_format)
 
 
 def _pytorch_layers(loop: GankitLoop) -> None:
-    use_plain_layers(loop.trainer.generator)
-    use_plain_layers(loop.trainer.critic)
+    for model in loop.trainer.networks.values():
+        use_plain_layers(model)
 
 
 def _has_fast_layers(loop: GankitLoop) -> bool:
-    models = (loop.trainer.generator, loop.trainer.critic)
+    models = loop.trainer.networks.values()
     return any(type(layer) in FAST_LAYERS for model in models for layer in model.modules())
 
 
@@ -106,8 +105,8 @@ class Lever:
 
 LEVERS = (
     Lever("fused optimiser", _foreach_optimisers,
-          lambda loop: bool(loop.trainer.critic_optimizer.param_groups[0].get("fused"))),
-    Lever("joined real/fake forward", _separate_forwards, lambda loop: loop.trainer.objective.fused_critic_forward),
+          lambda loop: bool(loop.trainer.optimizers["critic"].param_groups[0].get("fused"))),
+    Lever("joined real/fake forward", _separate_forwards, lambda loop: loop.trainer.context.join_critic_forwards),
     Lever("channels-last convolutions", _contiguous_memory, lambda loop: loop.trainer.channels_last),
     Lever("matmul forms of dense-like convolutions", _pytorch_layers, _has_fast_layers),
     Lever("host sync every N steps", _sync_every_step, lambda loop: loop.config.train.log_every > 1),

@@ -111,8 +111,6 @@ CASES = [
      ["penalty_points 'within'", "conditional"]),
     ("InfoGAN latent too small for its codes", ["train", "--preset", "infogan-8gaussians", "--out", "{root}/new-runs",
                                                 "model.latent_dim=8"], ["model.latent_dim", "at least 9"]),
-    ("InfoGAN with a gradient penalty", ["train", "--preset", "infogan-8gaussians", "--out", "{root}/new-runs",
-                                         "objective.penalty_weight=10"], ["penalty_weight must be 0"]),
     ("BEGAN gamma out of range", ["train", "--preset", "began-8gaussians", "--out", "{root}/new-runs",
                                   "objective.gamma=2"], ["objective.gamma"]),
     ("label for an unconditional run", ["sample", "{root}/runs/toy", "--label", "3", "-o", "{root}/y.png"],

@@ -10,6 +10,7 @@ import torch
 
 from gankit.config import build_config, resolve
 from gankit.data import Dataset
+from gankit.objectives import CRITIC_PHASE, RealBatch
 
 from benchmarks.gankit_loop import GankitLoop
 from benchmarks.reference_loop import ReferenceLoop
@@ -32,7 +33,8 @@ def test_reference_loop_computes_gankits_wgan_gp_critic_loss_and_both_loops_trai
     config, dataset = tiny
     ours, theirs = GankitLoop(config, dataset), ReferenceLoop(config, dataset)
     # The same architecture objects with the same initial weights, by construction.
-    for mine, reference in ((ours.trainer.generator, theirs.generator), (ours.trainer.critic, theirs.critic)):
+    nets = ours.trainer.networks
+    for mine, reference in ((nets["generator"], theirs.generator), (nets["critic"], theirs.critic)):
         assert type(mine) is type(reference)
         for (name, a), b in zip(mine.state_dict().items(), reference.state_dict().values()):
             assert torch.equal(a, b), name
@@ -43,14 +45,13 @@ def test_reference_loop_computes_gankits_wgan_gp_critic_loss_and_both_loops_trai
     gankit_batch, _ = dataset.batch(rows)
     reference_batch = torch.stack([theirs.dataset[int(i)][0] for i in rows])  # through PIL and the transforms
     assert torch.allclose(gankit_batch, reference_batch, atol=1e-6)
-    ours.trainer.objective.fused_critic_forward = False
-    ours.trainer._draw_real = lambda: (gankit_batch, None)
+    ours.trainer.context.join_critic_forwards = False
     torch.manual_seed(7)
-    gankit_loss = ours.trainer.critic_step()["critic_loss"].item()
+    gankit_loss = ours.trainer.run_phase(CRITIC_PHASE, RealBatch.single(gankit_batch))["critic_loss"].item()
     torch.manual_seed(7)
     reference_loss = theirs.critic_step(reference_batch)[0].item()
     assert reference_loss == pytest.approx(gankit_loss, abs=1e-5)
-    del ours.trainer._draw_real
+    ours.trainer.context.join_critic_forwards = True
 
     for _ in range(2):
         ours.step()

@@ -37,7 +37,10 @@ def weights(run_dir):
 
 
 def max_difference(a, b):
-    return max((a[part][key] - b[part][key]).abs().max().item() for part in ("generator", "critic") for key in a[part])
+    """The largest parameter difference over every network of two checkpoints."""
+    nets_a, nets_b = a["networks"], b["networks"]
+    assert nets_a.keys() == nets_b.keys()
+    return max((nets_a[role][key] - nets_b[role][key]).abs().max().item() for role in nets_a for key in nets_a[role])
 
 
 @pytest.mark.parametrize("preset, extra", [

@@ -14,7 +14,7 @@ from torch import nn
 
 from gankit.api import load_data
 from gankit.config import OptimizerConfig, resolve
-from gankit.objectives import CriticBatch, objective_class
+from gankit.objectives import CriticBatch, StepContext, objective_class
 from gankit.objectives.base import critic_scores
 from gankit.training import precision as precision_module
 from gankit.training.optimizers import build_optimizer, load_optimizer_state, update_kernel
@@ -109,8 +109,8 @@ def test_real_and_fake_share_one_forward_and_the_penalty_points_keep_their_own(c
         torch.manual_seed(1)  # the same initial weights
         critic = _RecordingCritic(conditional)
         torch.manual_seed(2)  # the same interpolation weights
-        objective = objective_class("wgan-gp")(fused_critic_forward=fused)
-        loss, _ = objective.critic_loss(critic, CriticBatch(real, fake, labels, labels))
+        objective = objective_class("wgan-gp")()
+        loss, _ = objective.score_critic(critic, CriticBatch(real, fake, labels, labels), StepContext(join_critic_forwards=fused))
         grads = torch.autograd.grad(loss, list(critic.parameters()))
         losses[fused] = (loss.detach(), grads)
         expected = [(32, conditional), (16, conditional)] if fused else [(16, conditional)] * 3
@@ -154,7 +154,7 @@ def test_auto_precision_on_hardware_without_bf16_trains_exactly_as_fp32(monkeypa
         trainer = Trainer(config, load_data(config), progress=False, log=lambda _: None)
         for _ in range(3):
             trainer.train_step()
-        weights[precision] = [p.detach().clone() for p in trainer.generator.parameters()]
+        weights[precision] = [p.detach().clone() for p in trainer.networks["generator"].parameters()]
     for a, b in zip(weights["fp32"], weights["auto"]):
         assert torch.equal(a, b)
 
@@ -171,18 +171,18 @@ def _digits_trainer(*extra: str) -> Trainer:
 
 def test_channels_last_puts_convolution_weights_and_image_batches_in_nhwc_order():
     def second_conv_weight(trainer: Trainer) -> torch.Tensor:  # the first has one input channel: both layouts at once
-        return [m for m in trainer.critic.modules() if isinstance(m, nn.Conv2d)][1].weight
+        return [m for m in trainer.networks["critic"].modules() if isinstance(m, nn.Conv2d)][1].weight
 
     fast, plain = _digits_trainer(), _digits_trainer("train.channels_last=false")
     assert second_conv_weight(fast).is_contiguous(memory_format=torch.channels_last)
     assert not second_conv_weight(plain).is_contiguous(memory_format=torch.channels_last)
-    assert fast._draw_real()[0].is_contiguous(memory_format=torch.channels_last)
+    assert fast._draw_real().samples.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_channels_last_leaves_mlp_networks_alone():
     trainer = _digits_trainer("model.arch=mlp")
     assert not trainer.channels_last  # image data, but no convolution to gain from NHWC
-    assert all(p.is_contiguous() for p in trainer.critic.parameters())
+    assert all(p.is_contiguous() for p in trainer.networks["critic"].parameters())
 
 
 # ------------------------------------------------------------------ matmul forms of convolutions
@@ -263,5 +263,5 @@ def test_switching_a_layout_lever_off_trains_to_the_same_numbers(lever):
     for key in ("critic_loss", "penalty", "generator_loss"):
         ours, theirs = torch.stack(fast._pending[key]), torch.stack(plain._pending[key])
         torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
-    for a, b in zip(fast.generator.parameters(), plain.generator.parameters()):
+    for a, b in zip(fast.networks["generator"].parameters(), plain.networks["generator"].parameters()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

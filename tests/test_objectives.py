@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from gankit.errors import ConfigError
-from gankit.objectives import OBJECTIVES, CriticBatch, objective_class
+from gankit.objectives import OBJECTIVES, CriticBatch, StepContext, objective_class
 from gankit.objectives.penalties import (
     PENALTY_POINTS,
     gradient_norm_penalty,
@@ -64,13 +64,13 @@ def mean(values):
 
 def critic_loss(name):
     objective = objective_class(name)()
-    loss, stats = objective.critic_loss(FixedScores(), batch_of_scores())
+    loss, stats = objective.score_critic(FixedScores(), batch_of_scores())
     return loss.item(), stats
 
 
 def generator_loss(name):
     objective = objective_class(name)()
-    loss, _ = objective.generator_loss(FixedScores(), torch.tensor(FAKE).unsqueeze(1))
+    loss, _ = objective.score_generator(FixedScores(), torch.tensor(FAKE).unsqueeze(1))
     return loss.item()
 
 
@@ -91,7 +91,7 @@ def test_non_saturating_generator_minimises_minus_log_d():
 def test_minimax_loss_stays_finite_for_extreme_logits():
     objective = objective_class("gan")()
     batch = CriticBatch(real=torch.tensor([[200.0]]), fake=torch.tensor([[-200.0]]))
-    loss, _ = objective.critic_loss(FixedScores(), batch)
+    loss, _ = objective.score_critic(FixedScores(), batch)
     assert torch.isfinite(loss) and loss.item() == pytest.approx(0.0, abs=1e-6)
 
 
@@ -114,7 +114,7 @@ def test_gradient_penalty_of_a_linear_critic_is_lambda_times_norm_minus_one_squa
     critic = LinearCritic([3.0, 4.0], bias=0.7)  # |w| = 5
     objective = objective_class("wgan-gp")(objective_class("wgan-gp").Params(penalty_points=strategy))
     real, fake = torch.randn(16, 2), torch.randn(16, 2) * 3
-    loss, stats = objective.critic_loss(critic, CriticBatch(real, fake))
+    loss, stats = objective.score_critic(critic, CriticBatch(real, fake))
     assert stats["penalty"].item() == pytest.approx(10 * (5 - 1) ** 2, rel=1e-5)
     w_gap = (critic(fake).mean() - critic(real).mean()).item()
     assert loss.item() == pytest.approx(w_gap + 160, rel=1e-5)
@@ -124,7 +124,7 @@ def test_gradient_penalty_of_a_linear_critic_is_lambda_times_norm_minus_one_squa
 def test_wgan_div_penalty_of_a_linear_critic_is_k_times_norm_to_the_p():
     critic = LinearCritic([3.0, 4.0])
     objective = objective_class("wgan-div")()
-    _, stats = objective.critic_loss(critic, CriticBatch(torch.randn(8, 2), torch.randn(8, 2)))
+    _, stats = objective.score_critic(critic, CriticBatch(torch.randn(8, 2), torch.randn(8, 2)))
     assert stats["penalty"].item() == pytest.approx(2 * 5**6, rel=1e-5)
 
 
@@ -142,7 +142,7 @@ def test_penalty_at_known_points_of_a_quadratic_critic():
 def test_penalty_gradient_reaches_critic_weights_and_is_finite_at_zero_gradient():
     critic = LinearCritic([0.0, 0.0])  # input gradient exactly zero: a plain sqrt would give NaN here
     objective = objective_class("wgan-gp")()
-    loss, _ = objective.critic_loss(critic, CriticBatch(torch.randn(4, 2), torch.randn(4, 2)))
+    loss, _ = objective.score_critic(critic, CriticBatch(torch.randn(4, 2), torch.randn(4, 2)))
     loss.backward()
     grad = critic.linear.weight.grad
     assert grad is not None and torch.isfinite(grad).all()
@@ -176,8 +176,8 @@ def test_fused_and_separate_critic_forwards_give_the_same_loss():
     results = []
     for fused in (True, False):
         torch.manual_seed(7)  # same interpolation weights
-        objective = objective_class("wgan-gp")(fused_critic_forward=fused)
-        loss, _ = objective.critic_loss(wrapped, CriticBatch(real, fake))
+        objective = objective_class("wgan-gp")()
+        loss, _ = objective.score_critic(wrapped, CriticBatch(real, fake), StepContext(join_critic_forwards=fused))
         grads = torch.autograd.grad(loss, list(critic.parameters()))
         results.append((loss.detach(), grads))
     assert torch.allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
@@ -190,7 +190,7 @@ def test_wgan_clipping_keeps_every_critic_weight_within_c():
     with torch.no_grad():
         for p in critic.parameters():
             p.uniform_(-1, 1)
-    objective_class("wgan")().after_critic_step(critic)
+    objective_class("wgan")().after_critic_step(critic, {}, StepContext())
     values = torch.cat([p.flatten() for p in critic.parameters()])
     assert values.abs().max().item() <= 0.01 + 1e-9
     assert (values.abs() == 0.01).any()  # clipped, not rescaled

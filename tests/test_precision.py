@@ -24,7 +24,7 @@ def test_bf16_critic_loss_penalty_and_gradients_match_float32(preset):
     for precision in ("fp32", "bf16"):
         torch.manual_seed(1)  # the same penalty points
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss, stats = objective.critic_loss(critic, CriticBatch(real, fake))
+            loss, stats = objective.score_critic(critic, CriticBatch(real, fake))
         assert loss.dtype == torch.float32  # the losses themselves stay float32
         critic.zero_grad()
         loss.backward()
@@ -44,9 +44,9 @@ def test_bf16_training_runs_with_finite_float32_losses(tiny_toy_config):
 
     config = resolve(tiny_toy_config("wgan-gp-8gaussians", "train.precision=bf16"))
     trainer = Trainer(config, load_data(config), progress=False)
-    before = [p.detach().clone() for p in trainer.generator.parameters()]
+    before = [p.detach().clone() for p in trainer.networks["generator"].parameters()]
     for _ in range(3):
         trainer.train_step()
     for key, values in trainer._pending.items():
         assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in values), key
-    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.generator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.networks["generator"].parameters()))

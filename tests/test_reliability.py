@@ -62,7 +62,7 @@ def test_sigkill_at_random_moments_then_resume_gives_bitwise_identical_weights(t
     expected = torch.load(straight.path / "checkpoints/last.pt", weights_only=True)
     actual = torch.load(run_dir / "checkpoints/last.pt", weights_only=True)
     assert actual["step"] == expected["step"] == STEPS
-    for part in ("generator", "critic", "generator_optimizer", "critic_optimizer"):
+    for part in ("networks", "optimizers"):
         flat_expected = _tensors(expected[part])
         flat_actual = _tensors(actual[part])
         assert flat_expected.keys() == flat_actual.keys()

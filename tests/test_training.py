@@ -27,10 +27,10 @@ def test_each_objective_trains_with_finite_losses_and_changing_parameters(object
     config = resolve(tiny_toy_config(f"{objective}-8gaussians", "train.steps=4"))
     dataset = gankit.api.load_data(config)
     trainer = Trainer(config, dataset, progress=False)
-    before_g, before_c = snapshot(trainer.generator), snapshot(trainer.critic)
+    before_g, before_c = snapshot(trainer.networks["generator"]), snapshot(trainer.networks["critic"])
     trainer.fit(4)
     assert trainer.step == 4
-    for before, model in ((before_g, trainer.generator), (before_c, trainer.critic)):
+    for before, model in ((before_g, trainer.networks["generator"]), (before_c, trainer.networks["critic"])):
         after = model.state_dict()
         assert all(torch.isfinite(v).all() for v in after.values())
         assert any(not torch.equal(before[k], after[k]) for k in before)
@@ -40,7 +40,7 @@ def test_wgan_clipping_keeps_every_critic_weight_in_bounds(tiny_toy_config):
     config = resolve(tiny_toy_config("wgan-8gaussians", "train.steps=3", "objective.clip_value=0.02"))
     trainer = Trainer(config, gankit.api.load_data(config), progress=False)
     trainer.fit(3)
-    values = torch.cat([p.flatten() for p in trainer.critic.parameters()])
+    values = torch.cat([p.flatten() for p in trainer.networks["critic"].parameters()])
     assert values.abs().max().item() <= 0.02 + 1e-7
     assert (values.abs() > 0.0199).any()  # some weights sit at the bound: clipping is active
 
@@ -62,6 +62,17 @@ def metrics_without_timing(run_dir):
     return [{k: v for k, v in r.items() if k not in ("time", "steps_per_s")} for r in records]
 
 
+def flat_tensors(tree, prefix=""):
+    """Every tensor of a nested checkpoint part, by its dotted path."""
+    if isinstance(tree, torch.Tensor):
+        return {prefix: tree}
+    if isinstance(tree, dict):
+        return {k: v for key, value in tree.items() for k, v in flat_tensors(value, f"{prefix}.{key}").items()}
+    if isinstance(tree, (list, tuple)):
+        return {k: v for i, value in enumerate(tree) for k, v in flat_tensors(value, f"{prefix}.{i}").items()}
+    return {}
+
+
 @pytest.mark.parametrize("preset, extra", [
     ("wgan-gp-8gaussians", ["train.ema_decay=0.9"]),
     ("wgan-8gaussians", ["train.critic_schedule=wgan"]),
@@ -81,11 +92,11 @@ def test_resume_gives_the_same_numbers_as_a_run_that_never_stopped(tmp_path, pre
     assert resumed.step == straight.step == 7
     a = torch.load(tmp_path / "straight/checkpoints/last.pt", weights_only=True)
     b = torch.load(tmp_path / "split/checkpoints/last.pt", weights_only=True)
-    for part in ("generator", "critic", "ema", "objective"):
-        if a[part] is None:
-            continue
-        for key in a[part]:
-            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs after resume"
+    for part in ("networks", "ema", "objective", "optimizers"):
+        flat_a, flat_b = flat_tensors(a[part]), flat_tensors(b[part])
+        assert flat_a.keys() == flat_b.keys()
+        for key in flat_a:
+            assert torch.equal(flat_a[key], flat_b[key]), f"{part}.{key} differs after resume"
     assert metrics_without_timing(tmp_path / "straight") == metrics_without_timing(tmp_path / "split")
 
 
@@ -97,7 +108,7 @@ def test_divergence_stops_training_with_the_step_and_keeps_the_last_checkpoint(t
     trainer = Trainer(config, gankit.api.load_data(config), run_dir=run.path, progress=False)
     trainer.load_state_dict(torch.load(tmp_path / "r/checkpoints/last.pt", weights_only=True))
     with torch.no_grad():
-        next(trainer.critic.parameters()).fill_(float("nan"))
+        next(trainer.networks["critic"].parameters()).fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="generator step 3"):
         trainer.fit(4)
     assert (tmp_path / "r/checkpoints/last.pt").read_bytes() == good

@@ -14,10 +14,15 @@ from gankit.config import build_config, resolve
 from gankit.errors import ConfigError
 from gankit.models import LatentCodes, ModelConfig, build_critic, build_generator
 from gankit.models.heads import AutoEncoderCritic, AutoEncoderHead, QHead
-from gankit.objectives import CriticBatch, objective_class
-from gankit.objectives.energy import began_convergence, began_k_update, pulling_away_term
-from gankit.objectives.infogan import information_loss
-from gankit.objectives.loss_sensitive import l1_margins, loss_sensitive_critic_loss
+from gankit.objectives import CriticBatch, StepContext, objective_class
+from gankit.losses import (
+    began_convergence,
+    began_k_update,
+    information_loss,
+    l1_margins,
+    loss_sensitive_critic_loss,
+    pulling_away_term,
+)
 from gankit.sampling import generate, latent_noise
 
 TOY = ModelConfig(arch="mlp", latent_dim=4, generator_widths=[16], critic_widths=[16], autoencoder_code_dim=3)
@@ -59,18 +64,22 @@ def test_pulling_away_term_is_zero_for_orthogonal_and_one_for_identical_codes():
 def test_ebgan_generator_loss_is_fake_energy_plus_weighted_pulling_away():
     # Energies 0.2 and 0.6 (mean 0.4); codes [1, 0] and [1, 1] (PT 0.5); weight 0.1: 0.4 + 0.05.
     fake = torch.tensor([[0.2, 1.0, 0.0], [0.6, 1.0, 1.0]])
-    loss, stats = make("ebgan", pt_weight=0.1).generator_loss(FixedEnergies(), fake)
+    loss, stats = make("ebgan", pt_weight=0.1).score_generator(FixedEnergies(), fake)
     assert loss.item() == pytest.approx(0.45)
     assert stats["pulling_away"].item() == pytest.approx(0.5)
 
 
+def after_critic_step(objective, real_energy, fake_energy):
+    """The objective's state update after a critic step whose statistics logged these mean energies."""
+    stats = objective.score_stats(torch.tensor([real_energy]), torch.tensor([fake_energy]))
+    objective.after_step("critic", {"critic": nn.Linear(1, 1)}, stats, StepContext())
+
+
 def test_ebgan_margin_adaptation_shrinks_to_the_real_energy_and_never_grows():
     objective = make("ebgan", margin=1.0, margin_adaptation=True, adaptation_momentum=0.0)
-    objective.critic_link(torch.tensor([0.3]), torch.tensor([0.8]))  # real below m, fake above real
-    objective.after_critic_step(nn.Linear(1, 1))
+    after_critic_step(objective, 0.3, 0.8)  # real below m, fake above real
     assert objective.margin.item() == pytest.approx(0.3)
-    objective.critic_link(torch.tensor([0.5]), torch.tensor([0.9]))  # real energy rose: the margin stays
-    objective.after_critic_step(nn.Linear(1, 1))
+    after_critic_step(objective, 0.5, 0.9)  # real energy rose: the margin stays
     assert objective.margin.item() == pytest.approx(0.3)
     restored = make("ebgan", margin=1.0, margin_adaptation=True)
     restored.load_state_dict(objective.state_dict())
@@ -79,8 +88,7 @@ def test_ebgan_margin_adaptation_shrinks_to_the_real_energy_and_never_grows():
 
 def test_fixed_margin_stays_put():
     objective = make("ebgan", margin=2.0)
-    objective.critic_link(torch.tensor([0.3]), torch.tensor([0.8]))
-    objective.after_critic_step(nn.Linear(1, 1))
+    after_critic_step(objective, 0.3, 0.8)
     assert objective.margin.item() == 2.0
 
 
@@ -123,8 +131,7 @@ def test_began_k_moves_toward_equilibrium_and_stays_in_unit_interval():
 
 def test_began_updates_k_after_each_critic_step_from_that_steps_energies():
     objective = make("began", gamma=0.5, lambda_k=0.1, k_initial=0.5)
-    objective.critic_link(torch.tensor([0.4]), torch.tensor([0.1]))
-    objective.after_critic_step(nn.Linear(1, 1))
+    after_critic_step(objective, 0.4, 0.1)
     assert objective.k.item() == pytest.approx(0.51)
     twin = make("began")
     twin.load_state_dict(objective.state_dict())
@@ -163,12 +170,12 @@ def test_loss_sensitive_objective_pairs_each_real_sample_with_its_generated_one(
     torch.manual_seed(1)
     critic = build_critic(TOY, (2,))
     real, fake = torch.randn(6, 2), torch.randn(6, 2)
-    objective = objective_class("loss-sensitive")(fused_critic_forward=fused)
-    loss, _ = objective.critic_loss(critic, CriticBatch(real, fake))
+    objective = objective_class("loss-sensitive")()
+    loss, _ = objective.score_critic(critic, CriticBatch(real, fake), StepContext(join_critic_forwards=fused))
     losses_real, losses_fake = F.softplus(critic(real)), F.softplus(critic(fake))
     expected = loss_sensitive_critic_loss(losses_real, losses_fake, l1_margins(real, fake), 1.0)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
-    generator_loss, _ = objective.generator_loss(critic, fake)
+    generator_loss, _ = objective.score_generator(critic, fake)
     assert generator_loss.item() == pytest.approx(losses_fake.mean().item(), rel=1e-6)
 
 
@@ -179,7 +186,7 @@ def test_information_loss_by_hand():
     codes = LatentCodes(categories=3, continuous=1)
     q = torch.tensor([[2.0, 0.0, 0.0, 0.5]])
     # CE of logits (2, 0, 0) for class 0: log(e^2 + 2) - 2 = log(1 + 2 e^-2); squared error 0.5 * 0.4^2 = 0.08.
-    loss, ce, se = information_loss(q, codes, torch.tensor([0]), torch.tensor([[0.1]]), (1.0, 0.1))
+    loss, ce, se = information_loss(q, codes.categories, torch.tensor([0]), torch.tensor([[0.1]]), (1.0, 0.1))
     assert ce.item() == pytest.approx(math.log(1 + 2 * math.exp(-2)))
     assert se.item() == pytest.approx(0.08)
     assert loss.item() == pytest.approx(math.log(1 + 2 * math.exp(-2)) + 0.008)
@@ -188,7 +195,7 @@ def test_information_loss_by_hand():
 def test_information_loss_takes_cross_entropy_on_logits_not_on_a_softmax():
     codes = LatentCodes(categories=3, continuous=0)
     logits = torch.tensor([[2.0, -1.0, 0.5]], requires_grad=True)
-    _, ce, _ = information_loss(logits, codes, torch.tensor([1]), torch.zeros(1, 0), (1.0, 0.0))
+    _, ce, _ = information_loss(logits, codes.categories, torch.tensor([1]), torch.zeros(1, 0), (1.0, 0.0))
     ce.backward()
     # d CE / d logits = softmax - one_hot; CE on softmax(logits) (the PyTorch-GAN bug) has a flatter gradient.
     expected = torch.softmax(logits.detach(), 1) - torch.tensor([[0.0, 1.0, 0.0]])
@@ -229,15 +236,32 @@ def test_infogan_critic_and_generator_losses_add_the_information_loss():
     cfg = ModelConfig(arch="mlp", latent_dim=6, generator_widths=[16], critic_widths=[16])
     critic = build_critic(cfg, (2,), head=objective.critic_head())
     real, fake, z = torch.randn(8, 2), torch.randn(8, 2), torch.randn(8, 6)
-    loss, stats = objective.critic_loss(critic, CriticBatch(real, fake, latent=z))
+    loss, stats = objective.score_critic(critic, CriticBatch(real, fake, latent=z))
     scores_fake, q = critic.score_and_codes(fake)
     gan = F.softplus(-critic(real)).mean() + F.softplus(scores_fake).mean()
     category, continuous = objective.codes.targets(z)
     info = F.cross_entropy(q[:, :3], category) + 0.1 * 0.5 * (q[:, 3:] - continuous).pow(2).sum(1).mean()
     assert loss.item() == pytest.approx((gan + info).item(), rel=1e-5)
     assert stats["info_loss"].item() == pytest.approx(info.item(), rel=1e-5)
-    generator_loss, _ = objective.generator_loss(critic, fake, latent=z)
+    generator_loss, _ = objective.score_generator(critic, fake, latent=z)
     assert generator_loss.item() == pytest.approx((F.softplus(-scores_fake).mean() + info).item(), rel=1e-5)
+
+
+def test_infogan_takes_the_shared_gradient_penalty_and_it_changes_the_critics_gradients():
+    # Before the core refactor InfoGAN refused a penalty (its critic step scored the samples itself).
+    cfg = ModelConfig(arch="mlp", latent_dim=6, generator_widths=[16], critic_widths=[16])
+    real, fake, z = torch.randn(8, 2), torch.randn(8, 2), torch.randn(8, 6)
+    grads = {}
+    for weight in (0.0, 10.0):
+        torch.manual_seed(0)
+        objective = make("infogan", categories=3, continuous=1, penalty_weight=weight)
+        critic = build_critic(cfg, (2,), head=objective.critic_head())
+        torch.manual_seed(1)
+        loss, stats = objective.score_critic(critic, CriticBatch(real, fake, latent=z))
+        grads[weight] = torch.autograd.grad(loss, list(critic.parameters()))
+        assert ("penalty" in stats) == (weight > 0)
+    assert stats["penalty"].item() > 0
+    assert any(not torch.allclose(a, b) for a, b in zip(grads[0.0], grads[10.0]))
 
 
 def test_infogan_runs_write_one_grid_per_code(tiny_toy_config, tmp_path):
@@ -295,10 +319,10 @@ def test_conditional_penalty_points_carry_labels_and_shuffled_points_are_refused
     labels = torch.tensor([0, 1, 2, 0])
     batch = CriticBatch(torch.randn(4, 2), torch.randn(4, 2), labels, labels)
     for points in ("real-fake", "mixed"):
-        loss, stats = make("wgan-gp", penalty_points=points).critic_loss(critic, batch)
+        loss, stats = make("wgan-gp", penalty_points=points).score_critic(critic, batch)
         assert torch.isfinite(loss) and stats["penalty"] > 0
     with pytest.raises(ConfigError, match="penalty_points 'within'.*conditional"):
-        make("wgan-gp", penalty_points="within").critic_loss(critic, batch)
+        make("wgan-gp", penalty_points="within").score_critic(critic, batch)
 
 
 def test_api_sample_checks_labels():
@@ -307,11 +331,11 @@ def test_api_sample_checks_labels():
 
     cfg = resolve(build_config("cwgan-gp-8gaussians", overrides=["model.generator_widths=[8]"]))
     generator = build_generator(cfg.model, (2,), 8)
-    run = Run(None, cfg, generator, {"kind": "points"}, 0)
+    run = Run(None, cfg, {"generator": generator}, {"kind": "points"}, 0)
     assert run.sample(5, labels=3).shape == (5, 2)
     with pytest.raises(ConfigError, match="label 8 is not a class of this run: use 0 to 7"):
         run.sample(5, labels=8)
-    plain = Run(None, cfg, build_generator(ModelConfig(arch="mlp", latent_dim=2), (2,)), {"kind": "points"}, 0)
+    plain = Run(None, cfg, {"generator": build_generator(ModelConfig(arch="mlp", latent_dim=2), (2,))}, {"kind": "points"}, 0)
     with pytest.raises(ConfigError, match="not conditional"):
         plain.sample(5, labels=1)
     assert gankit.api.sample(run, 4, labels=torch.tensor([0, 1, 2, 3])).shape == (4, 2)

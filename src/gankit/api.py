@@ -55,6 +55,10 @@ class Run:
     interrupted: bool = False  # stopped early by Ctrl-C or SIGTERM, after saving a checkpoint
     objective: nn.Module | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.latent is None and self.generator is not None:
+            self.latent = LatentInput(self.config.model.latent_dim)  # the default declaration
+
     @property
     def generator(self) -> nn.Module | None:
         """The ``generator`` role (the EMA generator where the run kept one)."""

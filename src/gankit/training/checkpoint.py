@@ -204,8 +204,8 @@ def restore_modules(modules: dict[str, torch.nn.Module], states: dict[str, Any],
             lines = [line.strip() for line in str(err).splitlines() if line.strip()]
             detail = (lines[1] if len(lines) > 1 else lines[0])[:160] if lines else type(err).__name__
             raise CheckpointError(
-                f"the checkpoint's {what} '{role}' does not fit the one its config describes ({detail}): "
-                "it was edited or written for other settings; use an untouched checkpoint with its own config"
+                f"the checkpoint's {what} '{role}' does not match the architecture its config describes ({detail}): "
+                "it was edited or written by another gankit; use an untouched checkpoint with its own config"
             ) from None
 
 
