@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, did_you_mean
 from gankit.objectives.base import (
     CRITIC,
     CRITIC_PHASE,
@@ -42,8 +40,7 @@ def objective_class(name: str) -> type[Objective]:
     """The registered objective called ``name``, or a ConfigError that lists them."""
     if name in OBJECTIVES:
         return OBJECTIVES[name]
-    close = difflib.get_close_matches(name, OBJECTIVES, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    hint = did_you_mean(name, OBJECTIVES)
     raise ConfigError(
         f"unknown objective '{name}'{hint}: set objective.name to one of {', '.join(OBJECTIVES)}"
     )
