@@ -55,3 +55,25 @@ def test_a_010_run_samples_and_evaluates(tmp_path, capsys):
     assert main(["eval", str(run_dir), "--metrics", "modes", "--samples", "200", "--json", "--no-append"]) == 0
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert 0 <= record["eval/modes_covered"] <= 8
+
+
+def test_a_checkpoint_from_a_newer_gankit_is_one_line_naming_both_versions(tmp_path, capsys):
+    run_dir = _copy("wgan-gp-8gaussians", tmp_path)
+    state = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    newer = tmp_path / "newer.pt"
+    torch.save({**state, "version": 99, "gankit_version": "9.0.0"}, newer)
+    before = newer.read_bytes()
+    assert main(["sample", str(newer), "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "gankit 9.0.0" in err and f"gankit {gankit.__version__}" in err and "upgrade" in err
+    assert newer.read_bytes() == before and not (tmp_path / "x.png").exists()
+
+
+def test_current_checkpoints_record_the_format_and_the_gankit_version(tmp_path):
+    run_dir = _copy("began-8gaussians", tmp_path)
+    gankit.resume(run_dir, steps=3, progress=False, log=lambda _: None)
+    state = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert state["version"] == 2 and state["gankit_version"] == gankit.__version__
+    assert set(state["networks"]) == {"generator", "critic"} and set(state["optimizers"]) == {"generator", "critic"}
+    assert set(state["objective"]) == {"k"}

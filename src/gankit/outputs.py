@@ -10,7 +10,7 @@ from torch import Tensor
 from gankit.data.dataset import to_uint8_images
 from gankit.errors import GankitError
 from gankit.report.plots import save_image_grid, save_points_plot
-from gankit.training.checkpoint import atomic_write
+from gankit.files import atomic_write
 
 
 class OutputError(GankitError):

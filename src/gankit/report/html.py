@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, Union
 
-from gankit.training.checkpoint import atomic_write
+from gankit.files import atomic_write
 
 ImageSource = Union[Path, str, bytes]
 

@@ -16,7 +16,7 @@ from torch import Tensor
 from torchvision.utils import make_grid
 
 from gankit.data.dataset import to_uint8_images
-from gankit.training.checkpoint import atomic_write
+from gankit.files import atomic_write
 
 
 def new_figure(figsize: tuple[float, float], dpi: int = 100) -> Figure:

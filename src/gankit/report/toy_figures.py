@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from gankit.report.plots import new_figure, save_figure
 from gankit.report.run_data import thin
-from gankit.training.checkpoint import atomic_write
+from gankit.files import atomic_write
 
 EXTENT = 2.5  # the toy sets live in [-2, 2]^2 (data/toy.py); a margin shows what the critic does outside
 GRID = 96  # critic evaluations per axis: smooth enough to read, 9,216 points

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from gankit.errors import RunDirectoryError
-from gankit.training.checkpoint import atomic_write
+from gankit.files import atomic_write
 
 CONFIG_FILE = "config.yaml"
 SAMPLES = "samples"

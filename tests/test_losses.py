@@ -1,0 +1,67 @@
+"""gankit.losses against TF-GAN's published test constants and values computed by hand.
+
+TF-GAN's losses_impl_test.py scores real samples [-5.0, 1.4, 12.5, 2.7] and
+generated ones [10.0, 4.4, -5.5, 3.6] and publishes each loss's value on them.
+"""
+
+import math
+
+import pytest
+import torch
+
+from gankit import losses
+
+REAL = torch.tensor([-5.0, 1.4, 12.5, 2.7])
+FAKE = torch.tensor([10.0, 4.4, -5.5, 3.6])
+
+
+def test_wasserstein_losses_on_tf_gan_constants():
+    assert losses.wasserstein_critic_loss(REAL, FAKE).item() == pytest.approx(0.225, abs=1e-6)
+    assert losses.wasserstein_generator_loss(FAKE).item() == pytest.approx(-3.125, abs=1e-6)
+
+
+def test_least_squares_losses_on_tf_gan_constants():
+    assert losses.least_squares_critic_loss(REAL, FAKE).item() == pytest.approx(41.73375, rel=1e-6)
+    assert losses.least_squares_generator_loss(FAKE).item() == pytest.approx(17.69625, rel=1e-6)
+
+
+def test_non_saturating_generator_loss_on_tf_gan_constants():
+    assert losses.nonsaturating_generator_loss(FAKE).item() == pytest.approx(1.38582, abs=1e-5)
+
+
+def test_minimax_losses_by_hand():
+    softplus = lambda s: math.log1p(math.exp(s))  # noqa: E731
+    expected = sum(softplus(-s) for s in REAL.tolist()) / 4 + sum(softplus(s) for s in FAKE.tolist()) / 4
+    assert losses.minimax_critic_loss(REAL, FAKE).item() == pytest.approx(expected, rel=1e-6)
+    assert losses.minimax_generator_loss(FAKE).item() == pytest.approx(-sum(softplus(s) for s in FAKE.tolist()) / 4, rel=1e-6)
+    # Written with softplus, a confident critic gives a large finite loss, never log(0).
+    assert math.isfinite(losses.minimax_critic_loss(torch.tensor([-200.0]), torch.tensor([200.0])).item())
+
+
+def test_gradient_norm_penalty_by_hand():
+    norms = torch.tensor([0.5, 1.0, 2.0])
+    # WGAN-GP: 10 * mean((0.5-1)^2, 0, (2-1)^2) = 10 * 1.25 / 3
+    assert losses.gradient_norm_penalty(norms, 10.0, 1.0, 2.0).item() == pytest.approx(12.5 / 3)
+    # WGAN-div: 2 * mean(0.5^6, 1, 2^6)
+    assert losses.gradient_norm_penalty(norms, 2.0, 0.0, 6.0).item() == pytest.approx(2 * (0.015625 + 1 + 64) / 3)
+
+
+def test_input_gradient_norms_of_a_linear_critic_are_its_weight_norm():
+    points = torch.randn(5, 2, requires_grad=True)
+    scores = points @ torch.tensor([3.0, 4.0])
+    assert torch.allclose(losses.input_gradient_norms(scores, points), torch.full((5,), 5.0))
+
+
+def test_energy_losses_by_hand():
+    real, fake = torch.tensor([0.2, 0.4]), torch.tensor([0.5, 1.5])
+    assert losses.ebgan_critic_loss(real, fake, 1.0).item() == pytest.approx(0.3 + 0.25)
+    assert losses.began_critic_loss(real, fake, 0.5).item() == pytest.approx(0.3 - 0.5 * 1.0)
+    k = losses.began_k_update(torch.tensor(0.5), torch.tensor(0.4), torch.tensor(0.1), 0.5, 0.1)
+    assert k.item() == pytest.approx(0.51)
+
+
+def test_loss_sensitive_loss_by_hand():
+    margins = losses.l1_margins(torch.tensor([[0.0, 2.0]]), torch.tensor([[1.0, 0.0]]))
+    assert margins.item() == pytest.approx(1.5)
+    # L(x) 0.5, L(G(z)) 1.0: 0.5 + 1 * max(0, 1.5 + 0.5 - 1.0) = 1.5
+    assert losses.loss_sensitive_critic_loss(torch.tensor([0.5]), torch.tensor([1.0]), margins, 1.0).item() == pytest.approx(1.5)
