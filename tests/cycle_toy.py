@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from gankit import losses
 from gankit.config import build_config, resolve
@@ -38,6 +38,7 @@ from gankit.objectives import (
     Objective,
     ObjectiveParams,
     Phase,
+    Preview,
     RealBatch,
     Recommendation,
     StepContext,
@@ -105,9 +106,9 @@ class ToyCycle(Objective):
         points, _ = a.batch(torch.arange(64, device=ctx.device))
         return {"a": points}
 
-    def preview(self, nets: Mapping[str, nn.Module], inputs) -> tuple[Tensor, int | None]:
+    def preview(self, nets: Mapping[str, nn.Module], inputs) -> Preview:
         with torch.no_grad():
-            return nets["g_ab"](inputs["a"]), None
+            return Preview(nets["g_ab"](inputs["a"]))
 
 
 @contextmanager

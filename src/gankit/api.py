@@ -19,7 +19,8 @@ from gankit.artefacts import RunArtefacts
 from gankit.config import RunConfig, build_config, config_from_dict, read_yaml_file, resolve
 from gankit.data import Dataset, load_dataset
 from gankit.errors import ConfigError
-from gankit.evaluation import EvalResult, Evaluator
+from gankit.evaluation import EvalResult
+from gankit.evaluation.runs import run_evaluator
 from gankit.networks import build_networks, build_objective
 from gankit.sampling import LatentInput, generate
 from gankit.training.checkpoint import (
@@ -85,7 +86,10 @@ class Run:
         sample; by default the classes in turn.
         """
         if self.generator is None or self.latent is None:
-            raise ConfigError("this run's objective has no latent generator to sample: see its own commands")
+            raise ConfigError(
+                f"this run ({self.config.objective.name}) has no latent generator to sample from: "
+                "translate its inputs with gankit translate"
+            )
         device = next(self.generator.parameters()).device
         noise = self.latent.draw(n, device, seed=seed)
         if labels is not None:
@@ -217,9 +221,8 @@ def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Run
         run_path = path.parent.parent if path.parent.name == CHECKPOINTS else None
     config = config_from_dict(state["config"])
     data = state["data"]
-    shape, classes = tuple(data["sample_shape"]), data["num_classes"]
     objective = build_objective(config)
-    networks = build_networks(config, shape, classes, objective, data["name"])
+    networks = build_networks(config, data, objective)
     restore_modules(dict(networks.items()), state["networks"])
     if use_ema and state.get("ema"):
         restore_modules({role: networks[role] for role in state["ema"]}, state["ema"], what="EMA network")
@@ -249,12 +252,12 @@ def evaluate(
     """
     if not isinstance(run, Run):
         run = load_run(run, device=device)
-    evaluator = Evaluator(
-        load_data(run.config), metrics=metrics, samples=samples, features=features,
-        inception_weights=inception_weights, seed=seed, device=device, has_critic=run.critic is not None,
-        conditional=run.num_classes is not None,
+    evaluates = run.objective.evaluates if run.objective is not None else "samples"
+    evaluator = run_evaluator(
+        evaluates, load_data(run.config), run.networks, run.latent, metrics=metrics, samples=samples,
+        features=features, inception_weights=inception_weights, seed=seed, device=device,
     )
-    result = evaluator.evaluate(run.generator, run.latent, run.critic, run.step)
+    result = evaluator.evaluate(run.networks, run.step)
     if append and run.path is not None:
         log = MetricsLog(run.path)
         try:

@@ -23,6 +23,7 @@ from gankit.errors import ConfigError, closest_name, did_you_mean
 from gankit.models import ModelConfig
 from gankit.objectives import OBJECTIVES, ObjectiveParams, objective_class
 from gankit.objectives.penalties import conditional_penalty_problem
+from gankit.training.lr_schedule import LR_SCHEDULES
 
 DEFAULT_PRESET = "wgan-gp-mnist"
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
@@ -73,6 +74,12 @@ class TrainConfig:
     # "wgan": 100 critic steps for the first 25 generator steps and every 500th (Arjovsky et al.)
     critic_schedule: str = "constant"
     ema_decay: float = 0.0  # 0 turns the generator EMA off; 0.999 is typical
+    # Learning rate over training, for both sides: constant | linear-decay (to 0 at the last step, from
+    # lr_decay_start; null: half of steps) | step (times lr_step_factor every lr_step_every steps).
+    lr_schedule: str = "constant"
+    lr_decay_start: int | None = None
+    lr_step_every: int = 1000
+    lr_step_factor: float = 0.5
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     # fp32, or bf16 autocast for the networks' forward and backward (losses and
@@ -351,6 +358,12 @@ def validate(config: RunConfig) -> None:
     _check(problems, t.precision in PRECISIONS, f"train.precision must be one of {', '.join(PRECISIONS)}, got '{t.precision}'")
     _check(problems, t.critic_schedule in CRITIC_SCHEDULES,
            f"train.critic_schedule must be one of {', '.join(CRITIC_SCHEDULES)}, got '{t.critic_schedule}'")
+    _check(problems, t.lr_schedule in LR_SCHEDULES,
+           f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got '{t.lr_schedule}'")
+    _check(problems, t.lr_decay_start is None or 0 <= t.lr_decay_start < t.steps,
+           f"train.lr_decay_start must be in [0, train.steps), got {t.lr_decay_start}: null starts at half of the steps")
+    _check(problems, t.lr_step_every >= 1, f"train.lr_step_every must be >= 1, got {t.lr_step_every}")
+    _check(problems, 0 < t.lr_step_factor <= 1, f"train.lr_step_factor must be in (0, 1], got {t.lr_step_factor}")
     e = config.eval
     _check(problems, e.every >= 0, f"eval.every must be >= 0 (0 turns evaluation off), got {e.every}")
     _check(problems, e.samples is None or e.samples >= 2, f"eval.samples must be >= 2, got {e.samples}")

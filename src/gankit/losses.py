@@ -157,7 +157,55 @@ def information_loss(
     return weights[0] * categorical + weights[1] * continuous_error, categorical, continuous_error
 
 
+# ------------------------------------------------------------------ unpaired translation (CycleGAN, DiscoGAN)
+
+
+def l1_reconstruction(x: Tensor, reconstructed: Tensor) -> Tensor:
+    """``mean |x - x'|``: CycleGAN's cycle and identity terms, one direction."""
+    return (x.float() - reconstructed.float()).abs().mean()
+
+
+def cycle_consistency_loss(x: Tensor, x_reconstructed: Tensor, y: Tensor, y_reconstructed: Tensor) -> Tensor:
+    """TF-GAN's cycle-consistency loss: the mean of the two directions' L1 reconstruction errors.
+
+    CycleGAN's generator loss takes ``lambda * (l1 A + l1 B)``, twice this.
+    """
+    return 0.5 * (l1_reconstruction(x, x_reconstructed) + l1_reconstruction(y, y_reconstructed))
+
+
+def squared_reconstruction(x: Tensor, reconstructed: Tensor) -> Tensor:
+    """``mean (x - x')^2``: DiscoGAN's reconstruction loss (its paper's choice)."""
+    return (x.float() - reconstructed.float()).pow(2).mean()
+
+
+def cosine_reconstruction(x: Tensor, reconstructed: Tensor) -> Tensor:
+    """``mean (1 - cos(x, x'))`` per sample: DiscoGAN's cosine alternative."""
+    return (1 - F.cosine_similarity(x.float().flatten(1), reconstructed.float().flatten(1), dim=1)).mean()
+
+
+def hinge_reconstruction(x: Tensor, reconstructed: Tensor, margin: float = 0.0) -> Tensor:
+    """``mean max(0, |x - x'| - margin)``: DiscoGAN's hinge alternative (0 margin: plain L1)."""
+    return F.relu((x.float() - reconstructed.float()).abs() - margin).mean()
+
+
+#: Adversarial terms on raw scores, as the CycleGAN reference computes them: (real labelled true, fake labelled
+#: false, fake labelled true). A critic minimises 0.5 (real + fake); a generator minimises the third.
+ADVERSARIAL_TERMS = {
+    # The reference's default: least squares against targets 1 and 0 (MSE, no 1/2 on the generator's term).
+    "lsgan": (lambda s: (s - 1).pow(2).mean(), lambda s: s.pow(2).mean(), lambda s: (s - 1).pow(2).mean()),
+    # 'vanilla': binary cross-entropy on logits, the non-saturating generator.
+    "gan": (lambda s: F.softplus(-s).mean(), lambda s: F.softplus(s).mean(), lambda s: F.softplus(-s).mean()),
+    "wgan": (lambda s: -s.mean(), lambda s: s.mean(), lambda s: -s.mean()),
+}
+
+
 __all__ = [
+    "ADVERSARIAL_TERMS",
+    "cosine_reconstruction",
+    "cycle_consistency_loss",
+    "hinge_reconstruction",
+    "l1_reconstruction",
+    "squared_reconstruction",
     "began_convergence",
     "began_critic_loss",
     "began_k_update",

@@ -11,8 +11,10 @@ import os
 from typing import Callable
 
 from gankit.data.dataset import Dataset, to_uint8_images
+from gankit.data.domains import MultiDomainDataset
 from gankit.data.folder import load_folder
 from gankit.data.mnist import load_digits, load_mnist
+from gankit.data.pairs import EMBEDDED_PAIRS, is_pair_name, load_pair
 from gankit.data.toy import MIXTURE_NAMES, TOY_NAMES, load_toy, toy_mixture
 from gankit.data.torchvision_sets import load_cifar10, load_celeba
 from gankit.errors import DataError, did_you_mean
@@ -21,6 +23,8 @@ __all__ = [
     "DATASET_NAMES",
     "MIXTURE_NAMES",
     "Dataset",
+    "EMBEDDED_PAIRS",
+    "MultiDomainDataset",
     "load_dataset",
     "to_uint8_images",
     "toy_mixture",
@@ -57,8 +61,8 @@ def load_dataset(
     channels: int | None = None,
     toy_size: int = 100_000,
     seed: int = 0,
-) -> Dataset:
-    """Load a built-in dataset by name, or every image under a folder path.
+) -> Dataset | MultiDomainDataset:
+    """Load a built-in dataset by name, every image under a folder path, or two domains ``A:B``.
 
     Built-in names win over a folder of the same name; write ``./mnist`` to
     mean the folder. ``root`` is where torchvision-layout data lives;
@@ -70,6 +74,8 @@ def load_dataset(
     if channels not in (None, 1, 3):
         raise DataError(f"channels must be 1 (grey) or 3 (RGB), got {channels}: fix data.channels")
     builtin = name.strip().lower()
+    if is_pair_name(name.strip()):
+        return load_pair(name.strip(), root, image_size, channels, toy_size, seed)
     if builtin in TOY_NAMES:
         return load_toy(builtin, toy_size, seed)
     if builtin in _IMAGE_LOADERS:

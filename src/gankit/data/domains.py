@@ -6,7 +6,7 @@ the device at every fresh batch, from one seeded sampler per domain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -20,6 +20,8 @@ class MultiDomainDataset:
     name: str  # e.g. "mnist:digits"
     description: str
     domains: dict[str, Dataset]  # by domain name, in order: "A", "B"
+    # Held-out images of each domain (previews, evaluation, never training); empty when the source has none.
+    test_domains: dict[str, Dataset] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.domains) < 2:
@@ -45,7 +47,10 @@ class MultiDomainDataset:
         return min(len(d) for d in self.domains.values())
 
     def to(self, device: torch.device | str) -> MultiDomainDataset:
-        return MultiDomainDataset(self.name, self.description, {k: d.to(device) for k, d in self.domains.items()})
+        return MultiDomainDataset(
+            self.name, self.description, {k: d.to(device) for k, d in self.domains.items()},
+            {k: d.to(device) for k, d in self.test_domains.items()},
+        )
 
     def describe(self) -> dict:
         return {name: describe_domain(d) for name, d in self.domains.items()}

@@ -15,8 +15,8 @@ from torch import Tensor
 from gankit.data.dataset import Dataset
 from gankit.errors import DataError
 
-TOY_NAMES = ("8gaussians", "25gaussians", "swissroll")
-MIXTURE_NAMES = ("8gaussians", "25gaussians")
+TOY_NAMES = ("8gaussians", "25gaussians", "swissroll", "5gaussians", "arc")
+MIXTURE_NAMES = ("8gaussians", "25gaussians", "5gaussians", "arc")
 
 
 def _eight_centres() -> Tensor:
@@ -30,11 +30,25 @@ def _grid_centres() -> Tensor:
     return torch.stack([xs.flatten(), ys.flatten()], dim=1)
 
 
+def _five_centres() -> Tensor:
+    """DiscoGAN's toy source domain: five modes evenly on a circle of radius 2."""
+    angles = torch.arange(5, dtype=torch.float64) * (2 * math.pi / 5) + math.pi / 2
+    return 2.0 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+
+
+def _arc_centres() -> Tensor:
+    """DiscoGAN's toy target domain: ten modes on the upper half of a circle of radius 4."""
+    angles = torch.linspace(0.0, math.pi, 10, dtype=torch.float64)
+    return 4.0 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+
+
 # name -> (centres before scaling, per-coordinate std before scaling, divisor);
 # the divisors are the paper's, which bring the sets to roughly unit scale.
 _MIXTURES = {
     "8gaussians": (_eight_centres, 0.02, 1.414),
     "25gaussians": (_grid_centres, 0.05, 2.828),
+    "5gaussians": (_five_centres, 0.05, 2.0),
+    "arc": (_arc_centres, 0.05, 2.828),
 }
 
 

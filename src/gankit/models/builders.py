@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gankit.errors import ConfigError
 from gankit.models.base import Critic, Generator
-from gankit.models.config import ModelConfig
+from gankit.models.config import TRANSLATION_ARCHITECTURES, ModelConfig
 from gankit.models.dcgan import DCGANCritic, DCGANGenerator
 from gankit.models.heads import (
     AutoEncoderCritic,
@@ -36,6 +36,14 @@ def conditioning_classes(cfg: ModelConfig, num_classes: int | None, data_name: s
     return num_classes
 
 
+def _refuse_translation_arch(cfg: ModelConfig) -> None:
+    if cfg.arch in TRANSLATION_ARCHITECTURES:
+        raise ConfigError(
+            f"model.arch '{cfg.arch}' maps one image domain to another, not noise to samples: use it with "
+            "objective cyclegan or discogan, or set model.arch to mlp or dcgan"
+        )
+
+
 def build_generator(
     cfg: ModelConfig,
     sample_shape: tuple[int, ...],
@@ -50,6 +58,7 @@ def build_generator(
     torch RNG, so seed it first for a repeatable run.
     """
     cfg.check()
+    _refuse_translation_arch(cfg)
     generator = _GENERATORS[cfg.arch](cfg, tuple(sample_shape), conditioning_classes(cfg, num_classes))
     if codes is None:
         return generator
@@ -74,6 +83,7 @@ def build_critic(
     critics): objectives apply their own link functions.
     """
     cfg.check()
+    _refuse_translation_arch(cfg)
     shape, classes = tuple(sample_shape), conditioning_classes(cfg, num_classes)
     critic_type = _CRITICS[cfg.arch]
     if isinstance(head, AutoEncoderHead):
@@ -95,13 +105,30 @@ class NetworkBuilder:
     asked, so seed it first.
     """
 
-    def __init__(self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None) -> None:
+    def __init__(
+        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None,
+        domain_shapes: dict[str, tuple[int, ...]] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.sample_shape = tuple(sample_shape)
         self.num_classes = num_classes
+        # Each data domain's sample shape (two for translation data; one, "data", otherwise).
+        self.domain_shapes = {k: tuple(v) for k, v in (domain_shapes or {"data": sample_shape}).items()}
 
     def generator(self, codes: LatentCodes | None = None, sample_shape: tuple[int, ...] | None = None) -> Generator:
         return build_generator(self.cfg, sample_shape or self.sample_shape, self.num_classes, codes=codes)
 
     def critic(self, head: CriticHead = ScoreHead(), sample_shape: tuple[int, ...] | None = None) -> Critic:
         return build_critic(self.cfg, sample_shape or self.sample_shape, self.num_classes, head=head)
+
+    def translator(self, source_shape: tuple[int, ...], sample_shape: tuple[int, ...]):
+        """A network from samples of ``source_shape`` to samples of ``sample_shape`` (CycleGAN's generators)."""
+        from gankit.models.translation import build_translator
+
+        return build_translator(self.cfg, source_shape, sample_shape)
+
+    def domain_critic(self, sample_shape: tuple[int, ...]) -> Critic:
+        """The critic of one translation domain (PatchGAN for model.arch resnet)."""
+        from gankit.models.translation import build_domain_critic
+
+        return build_domain_critic(self.cfg, sample_shape)

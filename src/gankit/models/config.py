@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from gankit.errors import ConfigError, did_you_mean
 
-ARCHITECTURES = ("mlp", "dcgan")
+ARCHITECTURES = ("mlp", "dcgan", "resnet", "encoder-decoder")
+# Architectures that map one domain to another (CycleGAN's ResNet + PatchGAN, DiscoGAN's encoder-decoder).
+TRANSLATION_ARCHITECTURES = ("resnet", "encoder-decoder")
 NORMALIZATIONS = ("batch", "layer", "instance", "none")
 ACTIVATIONS = ("relu", "leaky_relu")
 # Generators only ever use batch norm or nothing: layer and instance norm are
@@ -24,7 +26,7 @@ GENERATOR_NORMALIZATIONS = ("batch", "none")
 class ModelConfig:
     """The ``model:`` section: architecture, latent size and the layers' widths and norms."""
 
-    arch: str = "dcgan"  # "mlp" | "dcgan"
+    arch: str = "dcgan"  # "mlp" | "dcgan"; translation GANs: "resnet" (CycleGAN) | "encoder-decoder" (DiscoGAN)
     latent_dim: int = 128
     # mlp: hidden layer widths, input side first
     generator_widths: list[int] = field(default_factory=lambda: [512, 512, 512])
@@ -47,6 +49,10 @@ class ModelConfig:
     label_dim: int = 10
     # Auto-encoder critics (EBGAN, BEGAN): width of the code between encoder and decoder.
     autoencoder_code_dim: int = 32
+    # resnet (CycleGAN): residual blocks of the generator (the reference: 9 at 256 px, 6 at 128 px) and
+    # stride-2 layers of the PatchGAN critic (3: 70 px receptive field; 2: 34 px, for 28 px digits).
+    resnet_blocks: int = 9
+    critic_layers: int = 3
 
     def validate(self) -> list[str]:
         """Problems with the values, each one line naming its ``model.`` key and the fix."""
@@ -70,6 +76,10 @@ class ModelConfig:
             problems.append(f"model.base_channels must be >= 1, got {self.base_channels}: 64 is DCGAN's width")
         if self.label_dim < 1:
             problems.append(f"model.label_dim must be >= 1, got {self.label_dim}: 10 suits ten classes")
+        if self.resnet_blocks < 0:
+            problems.append(f"model.resnet_blocks must be >= 0, got {self.resnet_blocks}: the reference uses 9 or 6")
+        if not 1 <= self.critic_layers <= 6:
+            problems.append(f"model.critic_layers must be in 1..6, got {self.critic_layers}: 3 gives a 70 px PatchGAN")
         if self.autoencoder_code_dim < 1:
             problems.append(
                 f"model.autoencoder_code_dim must be >= 1, got {self.autoencoder_code_dim}: 32 suits MNIST"

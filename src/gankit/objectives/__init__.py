@@ -16,6 +16,7 @@ from gankit.objectives.base import (
     Objective,
     ObjectiveParams,
     Phase,
+    Preview,
     RealBatch,
     Recommendation,
     StepContext,
@@ -25,13 +26,14 @@ from gankit.objectives.infogan import InfoGAN
 from gankit.objectives.least_squares import LeastSquaresGAN
 from gankit.objectives.loss_sensitive import LossSensitiveGAN
 from gankit.objectives.minimax import MinimaxGAN, NonSaturatingGAN
+from gankit.objectives.translation import CycleGAN
 from gankit.objectives.wasserstein import WGAN, WGANGP, WGANDiv
 
 OBJECTIVES: dict[str, type[Objective]] = {
     cls.name: cls
     for cls in (
         MinimaxGAN, NonSaturatingGAN, LeastSquaresGAN, WGAN, WGANGP, WGANDiv,
-        EBGAN, BEGAN, LossSensitiveGAN, InfoGAN,
+        EBGAN, BEGAN, LossSensitiveGAN, InfoGAN, CycleGAN,
     )
 }
 
@@ -60,6 +62,7 @@ __all__ = [
     "Objective",
     "ObjectiveParams",
     "Phase",
+    "Preview",
     "RealBatch",
     "Recommendation",
     "StepContext",

@@ -29,6 +29,7 @@ from typing import Callable, ClassVar
 import torch
 from torch import Tensor, nn
 
+from gankit.errors import ConfigError
 from gankit.models.heads import CriticHead, LatentCodes, ScoreHead
 from gankit.objectives.penalties import (
     PENALTY_POINTS,
@@ -103,9 +104,16 @@ class DomainBatch:
 
 @dataclass
 class RealBatch:
-    """One real batch of each of the data's domains (one domain, ``"data"``, for most data sets)."""
+    """One real batch of each of the data's domains (one domain, ``"data"``, for most data sets).
+
+    ``carried`` holds what a phase leaves, detached, for the later phases that
+    share this batch in the same step (CycleGAN's critics read the
+    translations its generators just made). It lives and dies with the
+    batch: nothing passes between steps, nothing is written onto the objective.
+    """
 
     domains: dict[str, DomainBatch]
+    carried: dict[str, Tensor] = field(default_factory=dict)
 
     @classmethod
     def single(cls, samples: Tensor, labels: Tensor | None = None) -> RealBatch:
@@ -151,17 +159,34 @@ class StepContext:
     join_critic_forwards: bool = True
     # The mean over data-parallel ranks: state that adapts during training (k_t) must move alike on each rank.
     average: Callable[[Tensor], Tensor] = _identity
+    # Every rank's slices joined along dim 0, in rank order (the global batch): state built from whole
+    # batches (an image pool) stays equal on every rank.
+    gather: Callable[[Tensor], Tensor] = _identity
+
+    def local_slice(self, global_batch: Tensor) -> Tensor:
+        """This rank's slice of a tensor that holds the whole global batch along dim 0."""
+        rank, world = self.shard
+        n = global_batch.shape[0] // world
+        return global_batch[rank * n:(rank + 1) * n] if world > 1 else global_batch
 
     def noise(self, n: int) -> Tensor:
         """``n`` latent codes: this rank's slice of the global batch's codes, so every rank's RNG stays in step."""
         if self.latent is None:
             raise ValueError("this objective declared no latent input, so it cannot draw latent noise")
-        rank, world = self.shard
-        codes = self.latent.draw(n * world, self.device)
-        return codes[rank * n:(rank + 1) * n] if world > 1 else codes
+        return self.local_slice(self.latent.draw(n * self.shard[1], self.device))
 
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+
+@dataclass
+class Preview:
+    """What a preview grid shows: samples, samples per row (None: square), and for 2-D data the points
+    they are drawn over (None: the first domain's training points)."""
+
+    samples: Tensor
+    rows: int | None = None
+    reference: Tensor | None = None
 
 
 @dataclass
@@ -228,6 +253,8 @@ class Objective(nn.Module):
     recommended: ClassVar[Recommendation]
     #: The statistics the progress bar shows.
     headline: ClassVar[tuple[str, ...]] = ("critic_loss", "generator_loss")
+    #: What evaluation measures: "samples" of a latent generator, or "translations" between two domains.
+    evaluates: ClassVar[str] = "samples"
 
     def __init__(self, params: ObjectiveParams | None = None):
         super().__init__()
@@ -248,6 +275,12 @@ class Objective(nn.Module):
 
     def build_networks(self, build) -> Networks:
         """The networks by role; ``build`` is a ``gankit.models.NetworkBuilder`` for the run's model and data."""
+        if len(build.domain_shapes) > 1:
+            raise ConfigError(
+                f"objective {self.name} learns one data set, but the data has domains "
+                f"{', '.join(build.domain_shapes)}: use a translation objective (cyclegan) for a pair A:B, "
+                "or set data.name to one data set"
+            )
         return Networks(
             {"generator": build.generator(codes=self.latent_codes())},
             {"critic": build.critic(head=self.critic_head())},
@@ -371,11 +404,11 @@ class Objective(nn.Module):
             labels = torch.arange(n, device=ctx.device) % classes
         return {"noise": noise, "labels": labels}
 
-    def preview(self, nets: Mapping[str, nn.Module], inputs: dict[str, Tensor | None]) -> tuple[Tensor, int | None]:
-        """The samples of a preview grid and its samples per row (None: square)."""
+    def preview(self, nets: Mapping[str, nn.Module], inputs: dict[str, Tensor | None]) -> Preview:
+        """What the preview grid of these fixed inputs shows."""
         generator = nets["generator"]
         samples = generate(generator, inputs["noise"], inputs["labels"])
-        return samples, GRID_ROW if generator.conditional else None
+        return Preview(samples, GRID_ROW if generator.conditional else None)
 
     def sample_grids(self, nets: Mapping[str, nn.Module], inputs: dict[str, Tensor | None]) -> dict[str, Tensor]:
         """Extra sample grids this objective's runs should show, by file stem, e.g. InfoGAN's code sweeps.

@@ -81,6 +81,14 @@ class DistributedContext:
         dist.all_reduce(values)
         return values / self.world_size
 
+    def gather(self, tensor: Tensor) -> Tensor:
+        """Every rank's ``tensor`` joined along dim 0 in rank order (the global batch from the local slices)."""
+        if not self.enabled:
+            return tensor
+        parts = [torch.empty_like(tensor) for _ in range(self.world_size)]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts)
+
     def any(self, flags: Tensor) -> Tensor:
         """Element-wise OR over ranks of a 0/1 tensor: decisions every rank must take together."""
         if not self.enabled:

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from gankit.config import RunConfig
 from gankit.data.domains import describe_data, domains_of
 from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
-from gankit.evaluation import Evaluator
+from gankit.evaluation.runs import run_evaluator
 from gankit.models import has_batch_statistics, has_convolutions
 from gankit.models.fast_layers import use_fast_layers
 from gankit.networks import build_networks, build_objective
@@ -36,6 +36,7 @@ from gankit.training.checkpoint import restore_modules, save_checkpoint
 from gankit.training.distributed import SINGLE, DistributedContext, convert_batch_norm_for
 from gankit.training.ema import GeneratorEMA
 from gankit.training.logging import MetricsLog, ProgressBar, TensorBoardLog
+from gankit.training.lr_schedule import lr_factor
 from gankit.training.optimizers import build_optimizer, load_optimizer_state
 from gankit.training.precision import precision_note, resolve_precision
 from gankit.training.rng import capture_rng_state, restore_rng_state, seed_everything
@@ -140,8 +141,9 @@ class Trainer:
         self.log = log
 
         seed_everything(train.seed)
-        self.objective = build_objective(config).to(self.device)
-        networks = build_networks(config, dataset.sample_shape, dataset.num_classes, self.objective, dataset.name)
+        self.objective = build_objective(config)
+        networks = build_networks(config, describe_data(dataset), self.objective)
+        self.objective.to(self.device)  # its state buffers, some shaped by the networks (image pools)
         for role, module in networks.items():
             networks[role] = convert_batch_norm_for(dist, module, self.device).to(self.device)
         self.networks = networks
@@ -174,6 +176,7 @@ class Trainer:
             precision=self.precision,
             join_critic_forwards=not critic_couples_batch,
             average=dist.average,
+            gather=dist.gather,
         )
         self.sampler = DomainSamplers(
             {name: len(d) for name, d in self.domains.items()}, train.batch_size, self.device,
@@ -200,16 +203,15 @@ class Trainer:
         self.interrupted = False
         self._interval_start = (0, time.perf_counter())
 
-    def _build_evaluator(self) -> Evaluator | None:
+    def _build_evaluator(self):
         """Built up front so that a bad metric name or missing weights fail before any training."""
         e = self.config.eval
         if e.every == 0 or not self.dist.is_main:  # rank 0 evaluates for everyone
             return None
-        generator = self.networks["generator"]
-        return Evaluator(
-            self.dataset, metrics=e.metrics, samples=e.samples, features=e.features,
-            inception_weights=e.inception_weights, seed=self.config.train.seed, device=self.device,
-            has_critic="critic" in self.networks, conditional=generator.conditional,
+        return run_evaluator(
+            self.objective.evaluates, self.dataset, self.networks, self.context.latent, metrics=e.metrics,
+            samples=e.samples, features=e.features, inception_weights=e.inception_weights,
+            seed=self.config.train.seed, device=self.device,
         )
 
     # ------------------------------------------------------------------ one step
@@ -250,8 +252,19 @@ class Trainer:
                 ema.update(self.networks[role])
         return stats
 
+    def _set_learning_rates(self) -> None:
+        """Each side's rate for this step under ``train.lr_schedule`` (a pure function of the step)."""
+        train = self.config.train
+        factor = lr_factor(train.lr_schedule, self.step, train.steps, train.lr_decay_start, train.lr_step_every,
+                           train.lr_step_factor)
+        for side, optimizer in self.optimizers.items():
+            for group in optimizer.param_groups:
+                group["lr"] = getattr(self.config.optim, side).lr * factor
+
     def train_step(self) -> None:
         """One generator step: the objective's phases in order; statistics stay on the device."""
+        if self.config.train.lr_schedule != "constant":
+            self._set_learning_rates()
         batch = None
         for phase in self.objective.phases(self.critic_steps_for(self.step)):
             if phase.fresh_batch or batch is None:
@@ -367,8 +380,7 @@ class Trainer:
 
     def _evaluate(self, logs: RunLogs, bar: ProgressBar) -> None:
         """Run the periodic metrics (they draw from their own seeded generators, so training is unchanged)."""
-        nets = self.sampling_networks
-        result = self.evaluator.evaluate(nets["generator"], self.context.latent, nets.get("critic"), self.step)
+        result = self.evaluator.evaluate(self.sampling_networks, self.step)
         if logs.metrics is not None:
             logs.metrics.write(result.record())
         if logs.board is not None:
@@ -392,14 +404,16 @@ class Trainer:
         return real
 
     def save_samples(self, path: Path) -> None:
-        samples, rows = self.objective.preview(self.sampling_networks, self.preview_inputs)
+        preview = self.objective.preview(self.sampling_networks, self.preview_inputs)
         path.parent.mkdir(parents=True, exist_ok=True)  # a user may have cleared samples/ before resuming
-        real = self._real_points() if self.dataset.kind == "points" else None
-        self.artefacts.samples(path, samples, self.dataset.kind, rows, real, title=f"step {self.step}")
+        real = None
+        if self.dataset.kind == "points":
+            real = preview.reference if preview.reference is not None else self._real_points()
+        self.artefacts.samples(path, preview.samples, self.dataset.kind, preview.rows, real, title=f"step {self.step}")
 
     def save_critic_figure(self) -> None:
         """contours/step_N.png: the critic's value surface with real and generated points (2-D runs)."""
-        fake, _ = self.objective.preview(self.sampling_networks, self.preview_inputs)
+        fake = self.objective.preview(self.sampling_networks, self.preview_inputs).samples
         conditional = getattr(self.networks["generator"], "conditional", False)
         self.artefacts.critic_figure(
             self.run_dir / CONTOURS / f"step_{self.step:08d}.png", self.networks["critic"], self._real_points(), fake,

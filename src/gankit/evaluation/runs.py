@@ -1,0 +1,50 @@
+"""The evaluator of a run, chosen by what its objective's networks make (the objective's ``evaluates``).
+
+* ``samples``: a latent generator's samples against the real data (``Evaluator``: modes, W1, FD, KID, IS,
+  PRDC, classes), with the run's critic for the metrics that ask it;
+* ``translations``: two generators between domains A and B (``TranslationEvaluator``: label preservation,
+  cycle ratio, error to the true transform, FD, the steganography check, 2-D mode assignment).
+
+Both answer ``evaluate(networks, step) -> EvalResult``, so the trainer and ``gankit eval`` call one thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from torch import nn
+
+from gankit.evaluation.evaluator import EvalResult, Evaluator
+from gankit.evaluation.translation_metrics import TranslationEvaluator
+from gankit.sampling import LatentInput
+
+EVALUATES = ("samples", "translations")
+
+
+class SampleRunEvaluator:
+    """``Evaluator`` on the run's ``generator`` role (and its ``critic`` where metrics ask for it)."""
+
+    def __init__(self, evaluator: Evaluator, latent: LatentInput):
+        self.evaluator = evaluator
+        self.latent = latent
+
+    def evaluate(self, nets: Mapping[str, nn.Module], step: int = 0) -> EvalResult:
+        return self.evaluator.evaluate(nets["generator"], self.latent, nets.get("critic"), step)
+
+
+def run_evaluator(
+    evaluates: str, dataset, nets: Mapping[str, nn.Module], latent: LatentInput | None, *, metrics=None,
+    samples: int | None = None, features: str = "auto", inception_weights: str | None = None, seed: int = 0,
+    device="cpu",
+):
+    """The evaluator for a run whose objective ``evaluates`` samples or translations."""
+    if evaluates == "translations":
+        names = [metrics] if isinstance(metrics, str) else metrics
+        names = [n for part in names for n in part.split(",")] if names else None
+        return TranslationEvaluator(dataset, metrics=names, samples=samples, seed=seed, device=device)
+    generator = nets["generator"]
+    evaluator = Evaluator(
+        dataset, metrics=metrics, samples=samples, features=features, inception_weights=inception_weights,
+        seed=seed, device=device, has_critic="critic" in nets, conditional=getattr(generator, "conditional", False),
+    )
+    return SampleRunEvaluator(evaluator, latent)
