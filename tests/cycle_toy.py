@@ -73,7 +73,7 @@ class ToyCycle(Objective):
             {"d_a": build.critic(), "d_b": build.critic()},
         )
 
-    def phases(self, critic_steps: int) -> list[Phase]:
+    def phases(self, step: int, critic_steps: int) -> list[Phase]:
         # CycleGAN's order: the generators step first, then the critics see the same batch.
         return [Phase(GENERATOR, fresh_batch=True), Phase(CRITIC, fresh_batch=False)]
 

@@ -231,3 +231,58 @@ def test_a_short_run_on_inverted_mnist_preserves_labels_far_above_chance(tmp_pat
     assert record["eval/label_preservation_a2b"] > 0.3  # chance is 0.1; measured 0.53 at 120 steps
     assert record["eval/label_preservation_b2a"] > 0.3  # measured 0.50
     assert record["eval/cycle_ratio_a2b"] < 0.8
+
+
+def _discogan_trainer(*extra):
+    config = resolve(build_config("discogan-arc", overrides=[
+        "data.toy_size=400", "model.generator_widths=[16]", "model.critic_widths=[16]", "train.batch_size=16",
+        "train.tensorboard=false", "train.device=cpu", "eval.every=0", *extra]))
+    return Trainer(config, load_dataset(config.data.name, toy_size=400), progress=False, log=lambda _: None)
+
+
+def _generator_gradients(trainer):
+    batch = trainer._draw_real()
+    loss, stats = trainer.objective.loss(GENERATOR, trainer.networks, batch, trainer.context)
+    roles = ("g_ab", "g_ba")
+    grads = torch.autograd.grad(loss, [p for r in roles for p in trainer.networks[r].parameters()], allow_unused=True)
+    return batch, stats, grads
+
+
+@pytest.mark.parametrize("model, reconstructs, trains_g_ba, judges_a", [
+    ("gan", False, False, False), ("recongan", True, True, False), ("discogan", True, True, True),
+])
+def test_discogans_trio_is_a_setting(model, reconstructs, trains_g_ba, judges_a):
+    trainer = _discogan_trainer(f"objective.model={model}")
+    batch, stats, grads = _generator_gradients(trainer)
+    g_ba_grads = grads[len(list(trainer.networks["g_ab"].parameters())):]
+    assert (stats["reconstruction_loss"].item() > 0) == reconstructs
+    assert any(g is not None and g.abs().sum() > 0 for g in g_ba_grads) == trains_g_ba
+    _, critic_stats = trainer.objective.loss(CRITIC, trainer.networks, batch, trainer.context)
+    assert ("critic_loss_a" in critic_stats) == judges_a
+
+
+def test_discogans_reconstruction_is_the_papers_mse_by_default():
+    trainer = _discogan_trainer("objective.model=recongan")
+    batch = trainer._draw_real()
+    a = batch["A"].samples
+    torch.manual_seed(0)
+    _, stats = trainer.objective.loss(GENERATOR, trainer.networks, batch, trainer.context)
+    nets = trainer.networks
+    expected = (nets["g_ba"](nets["g_ab"](a)) - a).pow(2).mean()
+    assert stats["reconstruction_loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_discogans_official_extras_change_the_step_as_documented():
+    every_third = _discogan_trainer("objective.critic_every=3").objective
+    assert [len(every_third.phases(step, 1)) for step in range(4)] == [2, 1, 1, 2]  # generator (+ critic)
+    trainer = _discogan_trainer("objective.curriculum_steps=5")
+    batch = trainer._draw_real()
+    loss_early, stats = trainer.objective.loss(GENERATOR, trainer.networks, batch, trainer.context)
+    expected = 0.99 * stats["adversarial_loss"] + 0.01 * stats["reconstruction_loss"]
+    assert loss_early.item() == pytest.approx(expected.item(), rel=1e-5)
+    plain = _discogan_trainer()
+    matched = _discogan_trainer("objective.feature_matching=true")
+    batch = plain._draw_real()
+    loss_plain, _ = plain.objective.loss(GENERATOR, plain.networks, batch, plain.context)
+    loss_matched, _ = matched.objective.loss(GENERATOR, matched.networks, batch, matched.context)
+    assert loss_plain.item() != pytest.approx(loss_matched.item())

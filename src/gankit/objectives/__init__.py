@@ -26,14 +26,14 @@ from gankit.objectives.infogan import InfoGAN
 from gankit.objectives.least_squares import LeastSquaresGAN
 from gankit.objectives.loss_sensitive import LossSensitiveGAN
 from gankit.objectives.minimax import MinimaxGAN, NonSaturatingGAN
-from gankit.objectives.translation import CycleGAN
+from gankit.objectives.translation import CycleGAN, DiscoGAN
 from gankit.objectives.wasserstein import WGAN, WGANGP, WGANDiv
 
 OBJECTIVES: dict[str, type[Objective]] = {
     cls.name: cls
     for cls in (
         MinimaxGAN, NonSaturatingGAN, LeastSquaresGAN, WGAN, WGANGP, WGANDiv,
-        EBGAN, BEGAN, LossSensitiveGAN, InfoGAN, CycleGAN,
+        EBGAN, BEGAN, LossSensitiveGAN, InfoGAN, CycleGAN, DiscoGAN,
     )
 }
 

@@ -149,6 +149,7 @@ class StepContext:
     """What a phase's loss may ask of the loop, besides the networks and the batch."""
 
     latent: LatentInput | None = None  # the generator input the objective declared
+    step: int = 0  # the generator step being trained (0-based), for losses whose weights follow a curriculum
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     # (rank, world size): random draws cover the global batch, each rank keeps its slice, so N processes
     # draw the same numbers as one.
@@ -287,8 +288,9 @@ class Objective(nn.Module):
         )
 
     # -- the phases of a step ------------------------------------------------------
-    def phases(self, critic_steps: int) -> list[Phase]:
-        """``critic_steps`` critic phases (the n_critic schedule), each on a fresh batch, then the generator's."""
+    def phases(self, step: int, critic_steps: int) -> list[Phase]:
+        """The phases of generator step ``step``: ``critic_steps`` critic phases (the n_critic schedule), each
+        on a fresh batch, then the generator's."""
         return [CRITIC_PHASE] * critic_steps + [GENERATOR_PHASE]
 
     def loss(self, side: str, nets: Networks, batch: RealBatch, ctx: StepContext) -> tuple[Tensor, Stats]:

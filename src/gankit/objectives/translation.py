@@ -1,4 +1,4 @@
-"""Unpaired image-to-image translation: CycleGAN (Zhu et al., 2017).
+"""Unpaired image-to-image translation: CycleGAN (Zhu et al., 2017) and DiscoGAN (Kim et al., 2017).
 
 Two generators map the domains to each other (``g_ab``: A -> B, ``g_ba``:
 B -> A) and two critics judge them (``d_a`` on domain A, ``d_b`` on B). As
@@ -20,6 +20,16 @@ adds it).
 The paper's ablations are settings, not copies (``adversarial_weight``,
 ``cycle``): GAN only (cycle none), cycle only (adversarial_weight 0), GAN +
 forward cycle (cycle forward: A -> B -> A only), GAN + both (the default).
+
+DiscoGAN's paper trains each generator on its non-saturating BCE loss plus a
+reconstruction loss (MSE; cosine and hinge selectable), summed over both
+directions, and the critics on BCE. Its trio is a setting (``model``):
+``gan`` (G_AB and D_B alone), ``recongan`` (plus G_BA reconstructing A),
+``discogan`` (both directions). The official code's extras, not in the
+paper, are named options, off by default: feature matching at three critic
+layers (``feature_matching``), the reconstruction curriculum
+(``curriculum_steps``: reconstruction weight 0.01 then 0.5, GAN and feature
+terms sharing the rest), and a critic step only every third step (``critic_every``).
 """
 
 from __future__ import annotations
@@ -31,7 +41,13 @@ import torch
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
-from gankit.losses import ADVERSARIAL_TERMS, l1_reconstruction
+from gankit.losses import (
+    ADVERSARIAL_TERMS,
+    cosine_reconstruction,
+    hinge_reconstruction,
+    l1_reconstruction,
+    squared_reconstruction,
+)
 from gankit.objectives.base import (
     CRITIC,
     GENERATOR,
@@ -122,25 +138,71 @@ class CycleGANParams(ObjectiveParams):
         return problems
 
 
-class CycleGAN(Objective):
+class TranslationObjective(Objective):
+    """What CycleGAN and DiscoGAN share: two translators and two critics between domains A and B."""
+
+    evaluates = "translations"
+
+    def generator_input(self, latent_dim: int):
+        return None  # the generators read samples of the other domain
+
+    def domain_shapes(self, build) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        shapes = build.domain_shapes
+        if set(shapes) != {"A", "B"}:
+            raise ConfigError(
+                f"{self.name} translates between two domains, but the data has {', '.join(shapes)}: "
+                "set data.name to a pair A:B, e.g. mnist:mnist-inverted or ./photos:./paintings"
+            )
+        return shapes["A"], shapes["B"]
+
+    def translation_networks(self, build, a: tuple[int, ...], b: tuple[int, ...]) -> Networks:
+        return Networks(
+            {"g_ab": build.translator(a, b), "g_ba": build.translator(b, a)},
+            {"d_a": build.domain_critic(a), "d_b": build.domain_critic(b)},
+        )
+
+    def after_step(self, side: str, nets: Networks, stats: Stats, ctx: StepContext) -> None:
+        """No constraint and no adaptive state (CycleGAN's pools are updated when queried)."""
+
+    def preview_inputs(self, nets, dataset, ctx: StepContext, seed: int, grid_size: int) -> dict[str, Tensor | None]:
+        """Fixed held-out samples of each domain (the first of each test split)."""
+        inputs = {}
+        for name in ("A", "B"):
+            source = dataset.test_domains.get(name) or dataset.domains[name]
+            n = min(len(source), PREVIEW_IMAGES if dataset.kind == "images" else 1024)
+            inputs[name], _ = source.batch(torch.arange(n, device=ctx.device))
+        return inputs
+
+    @torch.no_grad()
+    def preview(self, nets: Mapping[str, nn.Module], inputs: dict[str, Tensor | None]) -> Preview:
+        """Rows of input / translation / reconstruction for each domain; 2-D: A's points translated, over B."""
+        was = {role: net.training for role, net in nets.items()}
+        for net in nets.values():
+            net.eval()
+        try:
+            a, b = inputs["A"], inputs["B"]
+            if a.dim() == 2:
+                return Preview(nets["g_ab"](a).float(), None, reference=b)
+            rows = []
+            for x, there, back in ((a, "g_ab", "g_ba"), (b, "g_ba", "g_ab")):
+                translated = nets[there](x).float()
+                rows.append((x, translated, nets[back](translated).float()))
+            per_row = min(a.shape[0], b.shape[0])
+            return Preview(translation_rows([part[:per_row] for triple in rows for part in triple]), per_row)
+        finally:
+            for role, net in nets.items():
+                net.train(was[role])
+
+
+class CycleGAN(TranslationObjective):
     name = "cyclegan"
     summary = "CycleGAN: two generators and two critics, least squares + lambda L1 cycle + identity, image pool"
     Params = CycleGANParams
     recommended = Recommendation(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), n_critic=1)
     headline = ("critic_loss", "generator_loss", "cycle_loss")
-    evaluates = "translations"
-
-    def generator_input(self, latent_dim: int):
-        return None  # the generators read images of the other domain
 
     def build_networks(self, build) -> Networks:
-        shapes = build.domain_shapes
-        if set(shapes) != {"A", "B"}:
-            raise ConfigError(
-                f"cyclegan translates between two domains, but the data has {', '.join(shapes)}: "
-                "set data.name to a pair A:B, e.g. mnist:mnist-inverted or ./photos:./paintings"
-            )
-        a, b = shapes["A"], shapes["B"]
+        a, b = self.domain_shapes(build)
         if self.params.identity_weight > 0 and a[0] != b[0]:
             raise ConfigError(
                 f"the identity loss feeds each generator images of its own target domain, which needs equal "
@@ -148,12 +210,9 @@ class CycleGAN(Objective):
             )
         self.pool_a = ImagePool(self.params.pool_size, a)
         self.pool_b = ImagePool(self.params.pool_size, b)
-        return Networks(
-            {"g_ab": build.translator(a, b), "g_ba": build.translator(b, a)},
-            {"d_a": build.domain_critic(a), "d_b": build.domain_critic(b)},
-        )
+        return self.translation_networks(build, a, b)
 
-    def phases(self, critic_steps: int) -> list[Phase]:
+    def phases(self, step: int, critic_steps: int) -> list[Phase]:
         # The reference's order: the generators step first on a fresh batch, then the critics on the same one.
         return [Phase(GENERATOR, fresh_batch=True)] + [Phase(CRITIC, fresh_batch=False)] * critic_steps
 
@@ -167,9 +226,6 @@ class CycleGAN(Objective):
         if side == GENERATOR:
             return self._generator_loss(nets, batch)
         return self._critic_loss(nets, batch, ctx)
-
-    def after_step(self, side: str, nets: Networks, stats: Stats, ctx: StepContext) -> None:
-        """No constraint and no adaptive state beyond the pools (updated when queried)."""
 
     def _generator_loss(self, nets: Networks, batch: RealBatch) -> tuple[Tensor, Stats]:
         a, b = batch["A"].samples, batch["B"].samples
@@ -222,32 +278,119 @@ class CycleGAN(Objective):
             stats.update(penalty=penalty.detach(), grad_norm=norms.detach().mean())
         return loss, stats
 
-    # -- what the run shows --------------------------------------------------------
-    def preview_inputs(self, nets, dataset, ctx: StepContext, seed: int, grid_size: int) -> dict[str, Tensor | None]:
-        """Fixed held-out images of each domain (the first of each test split)."""
-        inputs = {}
-        for name in ("A", "B"):
-            source = dataset.test_domains.get(name) or dataset.domains[name]
-            n = min(len(source), PREVIEW_IMAGES if dataset.kind == "images" else 1024)
-            inputs[name], _ = source.batch(torch.arange(n, device=ctx.device))
-        return inputs
 
-    @torch.no_grad()
-    def preview(self, nets: Mapping[str, nn.Module], inputs: dict[str, Tensor | None]) -> Preview:
-        """Rows of input / translation / reconstruction for each domain; 2-D: A's points translated, over B."""
-        was = {role: net.training for role, net in nets.items()}
-        for net in nets.values():
-            net.eval()
-        try:
-            a, b = inputs["A"], inputs["B"]
-            if a.dim() == 2:
-                return Preview(nets["g_ab"](a).float(), None, reference=b)
-            rows = []
-            for x, there, back in ((a, "g_ab", "g_ba"), (b, "g_ba", "g_ab")):
-                translated = nets[there](x).float()
-                rows.append((x, translated, nets[back](translated).float()))
-            per_row = min(a.shape[0], b.shape[0])
-            return Preview(translation_rows([part[:per_row] for triple in rows for part in triple]), per_row)
-        finally:
-            for role, net in nets.items():
-                net.train(was[role])
+RECONSTRUCTIONS = {"mse": squared_reconstruction, "cosine": cosine_reconstruction, "hinge": hinge_reconstruction}
+DISCOGAN_MODELS = ("discogan", "recongan", "gan")
+# The official code's curriculum: reconstruction weighs 0.01 until curriculum_steps, then 0.5.
+CURRICULUM_RATES = (0.01, 0.5)
+FEATURE_MATCHING_LAYERS = 3
+FEATURE_MATCHING_SHARE = 0.9  # the official code: 0.9 feature matching, 0.1 GAN loss
+
+
+@dataclass
+class DiscoGANParams(ObjectiveParams):
+    model: str = "discogan"  # discogan (both directions) | recongan (A -> B -> A only) | gan (G_AB, D_B alone)
+    reconstruction: str = "mse"  # the paper's distance; cosine and hinge selectable
+    # The official code's extras (not in the paper), off by default:
+    feature_matching: bool = False  # match the critic's mean activations at its last three layers
+    curriculum_steps: int = 0  # > 0: reconstruction weight 0.01 until this step, then 0.5 (GAN the rest)
+    critic_every: int = 1  # 3: the critics step only every third generator step
+
+    def validate(self, prefix: str) -> list[str]:
+        problems = super().validate(prefix)
+        if self.model not in DISCOGAN_MODELS:
+            problems.append(f"{prefix}.model must be one of {', '.join(DISCOGAN_MODELS)}, got '{self.model}'")
+        if self.reconstruction not in RECONSTRUCTIONS:
+            problems.append(f"{prefix}.reconstruction must be one of {', '.join(RECONSTRUCTIONS)}, got '{self.reconstruction}'")
+        if self.curriculum_steps < 0 or self.critic_every < 1:
+            problems.append(f"{prefix}.curriculum_steps must be >= 0 and critic_every >= 1")
+        if self.penalty_weight > 0:
+            problems.append(f"{prefix}.penalty_weight must be 0 for discogan: its critics are the paper's BCE critics")
+        return problems
+
+
+def critic_activations(critic: nn.Module, x: Tensor, layers: int = FEATURE_MATCHING_LAYERS) -> list[Tensor]:
+    """The outputs of the critic's last ``layers`` LeakyReLUs on ``x`` (what feature matching compares)."""
+    captured: list[Tensor] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out))
+             for m in critic.modules() if isinstance(m, nn.LeakyReLU)]
+    try:
+        critic(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return captured[-layers:]
+
+
+class DiscoGAN(TranslationObjective):
+    name = "discogan"
+    summary = "DiscoGAN: two generators and two BCE critics, non-saturating GAN + MSE reconstruction in both directions"
+    Params = DiscoGANParams
+    recommended = Recommendation(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), n_critic=1)
+    headline = ("critic_loss", "generator_loss", "reconstruction_loss")
+
+    def build_networks(self, build) -> Networks:
+        return self.translation_networks(build, *self.domain_shapes(build))
+
+    def phases(self, step: int, critic_steps: int) -> list[Phase]:
+        # Generators first on a fresh batch, then (every critic_every steps) the critics on the same batch.
+        critics = critic_steps if step % self.params.critic_every == 0 else 0
+        return [Phase(GENERATOR, fresh_batch=True)] + [Phase(CRITIC, fresh_batch=False)] * critics
+
+    @property
+    def directions(self) -> tuple[bool, bool]:
+        """(A -> B trained with D_B, B -> A trained with D_A) adversarially, as the paper's trio asks."""
+        return True, self.params.model == "discogan"
+
+    def loss(self, side: str, nets: Networks, batch: RealBatch, ctx: StepContext) -> tuple[Tensor, Stats]:
+        a, b = batch["A"].samples, batch["B"].samples
+        if side == GENERATOR:
+            return self._generator_loss(nets, batch, ctx)
+        fake_b, fake_a = batch.carried["fake_b"], batch.carried.get("fake_a")
+        real_term, fake_term, _ = ADVERSARIAL_TERMS["gan"]
+        loss_b = real_term(nets["d_b"](b).float()) + fake_term(nets["d_b"](fake_b).float())
+        stats: Stats = {"critic_loss_b": loss_b.detach()}
+        loss = loss_b
+        if fake_a is not None:
+            loss_a = real_term(nets["d_a"](a).float()) + fake_term(nets["d_a"](fake_a).float())
+            stats["critic_loss_a"] = loss_a.detach()
+            loss = loss + loss_a
+        stats["critic_loss"] = loss.detach()
+        return loss, stats
+
+    def _generator_loss(self, nets: Networks, batch: RealBatch, ctx: StepContext) -> tuple[Tensor, Stats]:
+        p = self.params
+        a, b = batch["A"].samples, batch["B"].samples
+        distance = RECONSTRUCTIONS[p.reconstruction]
+        _, backward_gan = self.directions
+        rate = None
+        if p.curriculum_steps:
+            rate = CURRICULUM_RATES[0] if ctx.step < p.curriculum_steps else CURRICULUM_RATES[1]
+        gan_terms, reconstruction = [], a.new_zeros(())
+        fake_b = nets["g_ab"](a)
+        gan_terms.append(self._generator_gan(nets["d_b"], b, fake_b))
+        if p.model != "gan":
+            reconstruction = reconstruction + distance(a, nets["g_ba"](fake_b))
+        batch.carried["fake_b"] = fake_b.detach().float()
+        if backward_gan:
+            fake_a = nets["g_ba"](b)
+            gan_terms.append(self._generator_gan(nets["d_a"], a, fake_a))
+            reconstruction = reconstruction + distance(b, nets["g_ab"](fake_a))
+            batch.carried["fake_a"] = fake_a.detach().float()
+        gan = sum(gan_terms)
+        loss = gan + reconstruction if rate is None else (1 - rate) * gan + rate * reconstruction
+        return loss, {
+            "generator_loss": loss.detach(), "adversarial_loss": gan.detach(), "reconstruction_loss": reconstruction.detach(),
+        }
+
+    def _generator_gan(self, critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+        gan = ADVERSARIAL_TERMS["gan"][2](critic(fake).float())
+        if not self.params.feature_matching:
+            return gan
+        with torch.no_grad():
+            real_features = critic_activations(critic, real)
+        fake_features = critic_activations(critic, fake)
+        matching = sum(
+            (r.float().mean(0) - f.float().mean(0)).pow(2).mean() for r, f in zip(real_features, fake_features)
+        )
+        return (1 - FEATURE_MATCHING_SHARE) * gan + FEATURE_MATCHING_SHARE * matching

@@ -266,7 +266,8 @@ class Trainer:
         if self.config.train.lr_schedule != "constant":
             self._set_learning_rates()
         batch = None
-        for phase in self.objective.phases(self.critic_steps_for(self.step)):
+        self.context.step = self.step
+        for phase in self.objective.phases(self.step, self.critic_steps_for(self.step)):
             if phase.fresh_batch or batch is None:
                 batch = self._draw_real()
             self._remember(self.run_phase(phase, batch))
