@@ -104,8 +104,13 @@ def test_cyclegan_resumes_bit_identically_mid_decay(tmp_path):
 
 
 def test_cyclegan_trains_all_four_networks_with_finite_losses(tmp_path):
-    run = gankit.train(toy_config("train.steps=4"), out=tmp_path, name="r", progress=False, log=lambda _: None)
+    config = toy_config("train.steps=4")
+    start = Trainer(resolve(config), load_dataset(config.data.name, toy_size=400), progress=False, log=lambda _: None)
+    before = {role: {k: v.clone() for k, v in net.state_dict().items()} for role, net in start.networks.items()}
+    run = gankit.train(config, out=tmp_path, name="r", progress=False, log=lambda _: None)
     assert set(run.networks) == {"g_ab", "g_ba", "d_a", "d_b"}
+    for role, net in run.networks.items():  # the same seed built the same initial weights
+        assert any(not torch.equal(before[role][k], v) for k, v in net.state_dict().items()), role
     records = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
     for key in ("critic_loss", "generator_loss", "cycle_loss", "identity_loss", "critic_loss_a", "critic_loss_b"):
         assert all(np.isfinite(r[key]) for r in records if key in r), key
@@ -286,3 +291,28 @@ def test_discogans_official_extras_change_the_step_as_documented():
     loss_plain, _ = plain.objective.loss(GENERATOR, plain.networks, batch, plain.context)
     loss_matched, _ = matched.objective.loss(GENERATOR, matched.networks, batch, matched.context)
     assert loss_plain.item() != pytest.approx(loss_matched.item())
+
+
+@pytest.mark.parametrize("side", [28, 64])
+def test_translation_networks_keep_the_shape_at_28_and_64_pixels(side):
+    from gankit.models import ModelConfig
+    from gankit.models.translation import EncoderDecoderTranslator, PatchCritic, ResNetTranslator
+
+    cfg = ModelConfig(arch="resnet", base_channels=4, resnet_blocks=1, critic_layers=2 if side == 28 else 3)
+    x = torch.randn(2, 3, side, side)
+    assert ResNetTranslator(cfg, (3, side, side), (1, side, side))(x).shape == (2, 1, side, side)
+    assert EncoderDecoderTranslator(cfg, (3, side, side), (3, side, side))(x).shape == (2, 3, side, side)
+    critic = PatchCritic(cfg, (3, side, side))
+    scores = critic(x)
+    assert scores.dim() == 2 and scores.shape[0] == 2 and scores.shape[1] > 1  # one score per patch
+    assert critic.receptive_field == (34 if side == 28 else 70)
+
+
+def test_the_reference_sized_networks_have_the_references_parameter_counts():
+    from gankit.models import ModelConfig
+    from gankit.models.translation import PatchCritic, ResNetTranslator
+
+    cfg = ModelConfig(arch="resnet", base_channels=64, resnet_blocks=9, critic_layers=3)
+    # pytorch-CycleGAN-and-pix2pix prints 11.378 M for resnet_9blocks and 2.765 M for the basic PatchGAN.
+    assert sum(p.numel() for p in ResNetTranslator(cfg, (3, 256, 256), (3, 256, 256)).parameters()) == 11_378_179
+    assert sum(p.numel() for p in PatchCritic(cfg, (3, 256, 256)).parameters()) == 2_764_737

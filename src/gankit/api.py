@@ -55,6 +55,16 @@ class Run:
     latent: LatentInput | None = None  # what the generator consumes, as its objective declared
     interrupted: bool = False  # stopped early by Ctrl-C or SIGTERM, after saving a checkpoint
     objective: nn.Module | None = field(default=None, repr=False)
+    preview_inputs: dict[str, Tensor | None] | None = field(default=None, repr=False)  # the training grids' inputs
+
+    def preview(self):
+        """The run's preview grid (``Preview``: samples and samples per row) from its fixed inputs.
+
+        For a translation run: rows of held-out inputs, translations and reconstructions of each domain.
+        """
+        if self.objective is None or self.preview_inputs is None:
+            raise ConfigError("this run was not loaded from a checkpoint, so it has no preview inputs: use load_run")
+        return self.objective.preview(self.networks, self.preview_inputs)
 
     def __post_init__(self) -> None:
         if self.latent is None and self.generator is not None:
@@ -231,8 +241,9 @@ def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Run
     for module in networks.values():
         module.to(target).eval()
     latent = objective.generator_input(config.model.latent_dim)
+    preview = {k: None if v is None else v.to(target) for k, v in state["preview"].items()}
     return Run(run_path, config, dict(networks.items()), data, int(state["step"]), latent=latent,
-               objective=objective.to(target))
+               objective=objective.to(target), preview_inputs=preview)
 
 
 def evaluate(

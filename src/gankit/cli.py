@@ -175,6 +175,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"-n must be at least 1, got {num}")
     run = load_run(args.run, device=args.device, use_ema=not args.no_ema)
     rows = None
+    if run.latent is None:
+        # A translation run samples nothing from noise: it shows its held-out inputs translated and back.
+        if args.label is not None or args.class_grid:
+            raise ConfigError("--label and --class-grid need a conditional latent generator; this run translates")
+        preview = run.preview()
+        print(save_samples(preview.samples, Path(args.out), run.kind, overwrite=args.overwrite, rows=preview.rows))
+        return 0
     if args.class_grid:
         if run.num_classes is None:
             raise ConfigError("--class-grid needs a conditional run (model.conditional=true), and this one is not")

@@ -64,6 +64,14 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def describe_network(role: str, side: str, module: nn.Module) -> str:
+    """One log line: the network, its size, and its receptive field where it has one (PatchGAN)."""
+    parameters = sum(p.numel() for p in module.parameters())
+    field = getattr(module, "receptive_field", None)
+    extra = f", receptive field {field} px" if field is not None else ""
+    return f"{role} ({side} side): {type(module).__name__}, {parameters:,} parameters{extra}"
+
+
 class _StopRequest:
     """Turns the first Ctrl-C (or SIGTERM) into a request to stop at the next step boundary.
 
@@ -147,6 +155,9 @@ class Trainer:
         for role, module in networks.items():
             networks[role] = convert_batch_norm_for(dist, module, self.device).to(self.device)
         self.networks = networks
+        if dist.is_main:
+            for role, module in networks.items():
+                log(describe_network(role, networks.side_of(role), module))
         critics = [module for _, module in networks.side(CRITIC)]
         # Only convolutions gain from NHWC; an MLP critic would just pay a copy per batch.
         self.channels_last = train.channels_last and dataset.kind == "images" and any(map(has_convolutions, critics))

@@ -1,0 +1,111 @@
+"""The translation papers' ablations as measured tables (issue 15).
+
+    python -m benchmarks.translation                 # both tables at the stated budgets (about 25 minutes on 2 CPU cores)
+    python -m benchmarks.translation --quick         # a few steps each: checks the wiring, not the numbers
+
+* CycleGAN's table (Zhu et al., Table 4: GAN alone, cycle alone, GAN + forward
+  cycle, GAN + both) on ``mnist:mnist-inverted`` and ``mnist:digits``, each
+  setting the preset with one override, scored by label preservation (plain
+  and Hungarian), cycle ratio and classifier FD, both directions;
+* DiscoGAN's toy (Kim et al., Figure 3) on ``5gaussians:arc``: GAN, GAN +
+  reconstruction, DiscoGAN, scored by target modes hit, the high-quality
+  share and the mode-to-mode assignment.
+
+Each row is one run from the command line's API (``gankit.train``), wall
+seconds included; results go to ``benchmarks/results/translation.{json,txt}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import gankit
+from gankit.config import build_config
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+CYCLEGAN_ABLATIONS = {
+    "GAN alone": ["objective.cycle=none", "objective.identity_weight=0"],
+    "cycle alone": ["objective.adversarial_weight=0"],
+    "GAN + forward cycle": ["objective.cycle=forward", "objective.identity_weight=0"],
+    "GAN + both cycles (CycleGAN)": [],
+}
+DISCOGAN_TRIO = {
+    "GAN": ["objective.model=gan"],
+    "GAN + reconstruction": ["objective.model=recongan"],
+    "DiscoGAN": ["objective.model=discogan"],
+}
+CYCLEGAN_COLUMNS = (
+    "label_preservation_a2b", "label_preservation_hungarian_a2b", "label_preservation_b2a",
+    "label_preservation_hungarian_b2a", "cycle_ratio_a2b", "cycle_ratio_b2a", "fd_classifier_a2b", "fd_classifier_b2a",
+)
+DISCOGAN_COLUMNS = (
+    "modes_covered_a2b", "high_quality_a2b", "targets_per_source_mode_a2b", "source_modes_collapsed_a2b",
+    "cycle_ratio_a2b",
+)
+
+
+def _train(preset: str, overrides: list[str], steps: int, out: Path, name: str) -> dict:
+    config = build_config(preset, overrides=[*overrides, f"train.steps={steps}", f"eval.every={steps}",
+                                             "train.tensorboard=false"])
+    start = time.perf_counter()
+    run = gankit.train(config, out=out, name=name, progress=False, log=lambda _: None)
+    wall = time.perf_counter() - start
+    records = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    evaluation = next(r for r in reversed(records) if "eval_samples" in r)
+    trained = [r for r in records if "steps_per_s" in r]
+    return {
+        "steps": steps, "wall_s": round(wall, 1),
+        "steps_per_s": round(steps / max(trained[-1]["time"], 1e-9), 2),
+        **{k[len("eval/"):]: v for k, v in evaluation.items() if k.startswith("eval/")},
+    }
+
+
+def _table(title: str, rows: dict[str, dict], columns: tuple[str, ...]) -> str:
+    head = ["setting", *columns, "steps", "wall s"]
+    lines = [f"== {title}", "  ".join(head)]
+    for name, row in rows.items():
+        cells = [name] + [f"{row[c]:.3g}" if isinstance(row.get(c), (int, float)) else "-" for c in columns]
+        lines.append("  ".join(cells + [str(row["steps"]), f"{row['wall_s']:.0f}"]))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few steps per run: checks the wiring only")
+    parser.add_argument("--cyclegan-steps", type=int, default=800, help="generator steps per CycleGAN run (default 800)")
+    parser.add_argument("--discogan-steps", type=int, default=2000, help="generator steps per DiscoGAN run (default 2000)")
+    parser.add_argument("--out", default="translation", help="results name under benchmarks/results/")
+    args = parser.parse_args(argv)
+    cycle_steps, disco_steps = (5, 5) if args.quick else (args.cyclegan_steps, args.discogan_steps)
+    results: dict[str, dict] = {}
+    text = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for data in ("mnist:mnist-inverted", "mnist:digits"):
+            rows = {}
+            for name, overrides in CYCLEGAN_ABLATIONS.items():
+                rows[name] = _train("cyclegan-mnist-inverted", [f"data.name={data}", *overrides], cycle_steps,
+                                    Path(tmp), f"cg-{len(results)}-{len(rows)}")
+                print(f"cyclegan {data} {name}: {rows[name]}", flush=True)
+            results[f"cyclegan {data}"] = rows
+            text.append(_table(f"CycleGAN ablation on {data} ({cycle_steps} steps each)", rows, CYCLEGAN_COLUMNS))
+        rows = {}
+        for name, overrides in DISCOGAN_TRIO.items():
+            rows[name] = _train("discogan-arc", overrides, disco_steps, Path(tmp), f"dg-{len(rows)}")
+            print(f"discogan arc {name}: {rows[name]}", flush=True)
+        results["discogan 5gaussians:arc"] = rows
+        text.append(_table(f"DiscoGAN's toy, 5gaussians:arc ({disco_steps} steps each)", rows, DISCOGAN_COLUMNS))
+    report = "\n\n".join(text)
+    print(report)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (RESULTS / f"{args.out}.txt").write_text(report + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
