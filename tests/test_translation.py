@@ -201,6 +201,13 @@ def test_translate_refuses_wrong_shapes_and_runs_that_do_not_translate(tmp_path,
     assert main(["translate", str(toy.path), str(tmp_path / "ok.npz"), "-o", str(tmp_path / "y.npz")]) == 2
     assert "not a translation run" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists() and not (tmp_path / "y.npz").exists()
+    # The other commands on a translation run: sample shows its held-out rows, diagnose says it cannot.
+    assert main(["sample", str(run.path), "-o", str(tmp_path / "rows.png")]) == 0
+    assert (tmp_path / "rows.png").is_file()
+    capsys.readouterr()
+    assert main(["sample", str(run.path), "--label", "3", "-o", str(tmp_path / "z.png")]) == 2
+    assert main(["diagnose", str(run.path)]) == 2
+    assert "gankit eval" in capsys.readouterr().err
 
 
 def test_label_preservation_sees_through_a_consistent_permutation():
@@ -316,3 +323,19 @@ def test_the_reference_sized_networks_have_the_references_parameter_counts():
     # pytorch-CycleGAN-and-pix2pix prints 11.378 M for resnet_9blocks and 2.765 M for the basic PatchGAN.
     assert sum(p.numel() for p in ResNetTranslator(cfg, (3, 256, 256), (3, 256, 256)).parameters()) == 11_378_179
     assert sum(p.numel() for p in PatchCritic(cfg, (3, 256, 256)).parameters()) == 2_764_737
+
+
+def test_an_ablation_is_one_zoo_with_vary(tmp_path):
+    from gankit.zoo import run_zoo
+
+    settings = [s for s in TOY if not s.startswith(("train.log_every", "train.checkpoint_every"))]
+    page = run_zoo(["cyclegan-8gaussians-25gaussians"], steps=2, out=tmp_path, overrides=settings,
+                   progress=False, vary="objective.cycle=none,both")
+    assert page.is_file()
+    names = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert names == ["cyclegan-8gaussians-25gaussians-cycle-both", "cyclegan-8gaussians-25gaussians-cycle-none"]
+    for name, cycle in (("cycle-none", "none"), ("cycle-both", "both")):
+        config = (tmp_path / f"cyclegan-8gaussians-25gaussians-{name}" / "config.yaml").read_text()
+        assert f"cycle: {cycle}" in config
+    with pytest.raises(gankit.GankitError, match="KEY=V1,V2"):
+        run_zoo(["cyclegan-8gaussians-25gaussians"], steps=2, out=tmp_path / "x", vary="objective.cycle")

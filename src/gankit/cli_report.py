@@ -140,6 +140,9 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="folder for the runs and the page (default runs/zoo)")
     p.add_argument("--set", action="append", default=[], dest="settings", metavar="KEY=VALUE",
                    help="a config override for every run, e.g. --set train.device=cpu; may be repeated")
+    p.add_argument("--vary", metavar="KEY=V1,V2,...",
+                   help="train each preset once per value of one setting: an ablation as one zoo, e.g. "
+                   "--vary objective.cycle=none,forward,both")
     p.add_argument("--no-progress", action="store_true", help="no progress lines or bars")
     p.set_defaults(handler=_cmd_zoo)
 
@@ -187,7 +190,7 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
         raise ConfigError(f"--set takes KEY=VALUE, got '{bad[0]}'")
     page = run_zoo(
         presets, data=args.data, steps=args.steps, max_seconds=args.max_seconds, out=Path(args.out),
-        overrides=args.settings, progress=not args.no_progress,
+        overrides=args.settings, progress=not args.no_progress, vary=args.vary,
     )
     print(page)
     return 0

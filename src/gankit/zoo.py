@@ -67,6 +67,21 @@ class _Entry:
     config: RunConfig
 
 
+def parse_variation(text: str | None) -> list[tuple[str, str]]:
+    """``KEY=V1,V2,...`` as [(setting, run-name suffix)], e.g. objective.cycle=none,both -> cycle-none, cycle-both.
+
+    An ablation is then one zoo: each preset trains once per value.
+    """
+    if not text:
+        return [("", "")]
+    key, sep, values = text.partition("=")
+    choices = [v.strip() for v in values.split(",") if v.strip()]
+    if not sep or not key.strip() or not choices:
+        raise ConfigError(f"--vary '{text}' is not KEY=V1,V2,...: e.g. --vary objective.cycle=none,forward,both")
+    leaf = key.strip().split(".")[-1]
+    return [(f"{key.strip()}={v}", f"-{leaf}-{v}") for v in choices]
+
+
 def _plan(
     presets: Sequence[str],
     data: str | None,
@@ -74,6 +89,7 @@ def _plan(
     max_seconds: float | None,
     overrides: Sequence[str],
     out: Path,
+    vary: str | None = None,
 ) -> list[_Entry]:
     """Every run's config and folder name, checked before anything trains."""
     if not presets:
@@ -90,17 +106,20 @@ def _plan(
         budget.append(f"train.max_seconds={max_seconds}")
     data_override = [f"data.name={data}"] if data is not None else []
     entries = []
+    variations = parse_variation(vary)
     for preset in presets:
-        # The budget comes last: every run must get the same one, whatever the overrides say.
-        config = build_config(preset, overrides=data_override + list(overrides) + budget)
-        name = check_run_name(_run_name(preset, data))
-        if any(entry.name == name for entry in entries):
-            raise ConfigError(f"preset '{preset}' is listed twice (both would train into '{out / name}')")
-        if (out / name).exists():
-            raise RunDirectoryError(
-                f"'{out / name}' already exists: pass another --out for this zoo, or remove the old runs"
-            )
-        entries.append(_Entry(name, config))
+        for setting, suffix in variations:
+            # The budget comes last: every run must get the same one, whatever the overrides say.
+            varied = [setting] if setting else []
+            config = build_config(preset, overrides=data_override + list(overrides) + varied + budget)
+            name = check_run_name(_run_name(preset, data) + suffix)
+            if any(entry.name == name for entry in entries):
+                raise ConfigError(f"preset '{preset}' is listed twice (both would train into '{out / name}')")
+            if (out / name).exists():
+                raise RunDirectoryError(
+                    f"'{out / name}' already exists: pass another --out for this zoo, or remove the old runs"
+                )
+            entries.append(_Entry(name, config))
     datasets = {(e.config.data.name, e.config.data.image_size, e.config.data.channels) for e in entries}
     if len(datasets) > 1:
         which = ", ".join(f"{e.name}: {e.config.data.name}" for e in entries)
@@ -121,6 +140,7 @@ def run_zoo(
     overrides: Sequence[str] = (),
     progress: bool = True,
     log: Callable[[str], None] = print,
+    vary: str | None = None,
 ) -> Path:
     """Train each preset into ``out/NAME`` on the same data and budget; return the comparison page's path.
 
@@ -129,7 +149,8 @@ def run_zoo(
     given. ``steps`` and ``max_seconds`` are the budget (both may be given;
     the first reached stops a run); with neither, every run trains
     ``DEFAULT_STEPS`` steps. ``overrides`` are ``key=value`` settings applied
-    to every run. A run that diverges is reported and the sweep goes on; on
+    to every run; ``vary`` (``KEY=V1,V2,...``) trains each preset once per
+    value, which makes a paper's ablation one zoo. A run that diverges is reported and the sweep goes on; on
     Ctrl-C the finished runs are compared before the interrupt propagates.
     """
     import gankit.api as api
@@ -138,7 +159,7 @@ def run_zoo(
         data = data or DEFAULT_DATA
         presets = default_presets(data)
     out = Path(out)
-    entries = _plan(list(presets), data, steps, max_seconds, overrides, out)
+    entries = _plan(list(presets), data, steps, max_seconds, overrides, out, vary)
     out.mkdir(parents=True, exist_ok=True)
     say = log if progress else _quiet
     total, trained, notes = len(entries), [], []

@@ -52,14 +52,15 @@ def _batched(model_call: Callable[[Tensor], tuple[Tensor, Tensor]], images: Tens
     return torch.cat(features).numpy(), torch.cat(probabilities).numpy()
 
 
-def classifier_extractor(device: torch.device | str = "cpu") -> FeatureExtractor:
-    model = load_mnist_classifier(device=device)
+def classifier_extractor(device: torch.device | str = "cpu", weights: str | Path | None = None, name: str = "mnist-classifier") -> FeatureExtractor:
+    """The shipped MNIST classifier's features and probabilities (or another shipped digit classifier's, by ``weights``)."""
+    model = load_mnist_classifier(device=device) if weights is None else load_mnist_classifier(weights, device=device)
 
     def call(images: Tensor) -> tuple[Tensor, Tensor]:
         feats, logits = model(as_classifier_input(images.to(device).float()))
         return feats, logits.softmax(1)
 
-    return FeatureExtractor("mnist-classifier", lambda images: _batched(call, images, 500))
+    return FeatureExtractor(name, lambda images: _batched(call, images, 500))
 
 
 def find_inception_weights(path: str | None) -> Path:

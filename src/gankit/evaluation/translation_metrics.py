@@ -4,9 +4,11 @@ FD alone misses whether a translation matches its input (the CycleGAN
 maintainers' reason to leave it out), so these compare each translation
 with its own source:
 
-* **label preservation**: the share of translations that the shipped MNIST
-  classifier puts in the source image's class, read in the target domain's
-  view (an inverted digit is classified after inverting it back); also
+* **label preservation**: the share of translations that a shipped
+  classifier puts in the source image's class (the MNIST classifier for the
+  MNIST-like domains, read in the target domain's view: an inverted digit is
+  classified after inverting it back; the digits classifier for scikit-learn's
+  8x8 digits domain); also
   after the best one-to-one relabelling of the classes (Hungarian), since a
   cycle loss allows a consistent permutation, and the gap between the two;
 * **cycle ratio**: ``mean ||x - G_BA(G_AB(x))|| / mean ||x - x'||`` over
@@ -81,6 +83,7 @@ TRUE_TRANSFORMS: dict[tuple[str, str], Callable[[Tensor], Tensor]] = {
     ("mnist", "mnist-thick"): lambda x: torch.nn.functional.max_pool2d(x, 3, stride=1, padding=1),
 }
 _MNIST_LIKE = ("mnist", "mnist-sample", "mnist-inverted", "mnist-thick", "mnist-color")
+_CLASSIFIED = _MNIST_LIKE + ("digits",)
 STEGO_NOISE_STD = 0.02  # about 2.5 grey levels: invisible, but enough to wipe a hidden code
 
 
@@ -109,14 +112,20 @@ class TranslationEvaluator:
                 f"unknown translation metric '{unknown[0]}': use some of {', '.join(TRANSLATION_METRICS)}"
             )
         self.metrics = [m for m in (metrics or fits) if m in fits]
-        self._extractor = None
+        self._extractors: dict[str, object] = {}
 
-    def _features(self, images: Tensor) -> np.ndarray:
+    def _features(self, domain: str, images: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Features and class probabilities of ``images`` of ``domain``, by that domain's shipped classifier."""
+        from gankit.evaluation.classifier import DIGITS_WEIGHTS_PATH
         from gankit.evaluation.features import classifier_extractor
 
-        if self._extractor is None:
-            self._extractor = classifier_extractor(self.device)
-        return self._extractor.extract(images)
+        which = "digits" if domain == "digits" else "mnist"
+        if which not in self._extractors:
+            self._extractors[which] = (
+                classifier_extractor(self.device, DIGITS_WEIGHTS_PATH, "digits-classifier") if which == "digits"
+                else classifier_extractor(self.device)
+            )
+        return self._extractors[which].extract(classifier_view(domain, images))
 
     @torch.no_grad()
     def evaluate(self, nets, step: int = 0):
@@ -149,7 +158,8 @@ class TranslationEvaluator:
                 for label, r in (("noise", rec_noisy), ("quantised", rec_quantised)):
                     values[f"stego_{label}_{direction}"] = (x - r).flatten(1).norm(dim=1).mean().item() / max(clean, 1e-12)
             seconds[direction] = time.perf_counter() - start
-        return EvalResult(step, len(self.domains["A"][1]), "mnist-classifier" if "fd" in self.metrics else None, values, seconds)
+        space = "+".join(sorted(extractor.name for extractor in self._extractors.values())) or None
+        return EvalResult(step, len(self.domains["A"][1]), space, values, seconds)
 
     def _measure(self, direction, source_name, target_name, x, labels, target_x, translated, rec) -> dict[str, float]:
         values: dict[str, float] = {}
@@ -159,9 +169,9 @@ class TranslationEvaluator:
             if "modes" in self.metrics:
                 values.update(self._modes(direction, source_name, target_name, x, translated))
             return values
-        classifiable = target_name in _MNIST_LIKE and labels is not None
+        classifiable = target_name in _CLASSIFIED and labels is not None
         if "labels" in self.metrics and classifiable:
-            _, probabilities = self._features(classifier_view(target_name, translated))
+            _, probabilities = self._features(target_name, translated)
             scores = label_preservation(probabilities.argmax(1), labels.numpy())
             values.update({f"{k}_{direction}": v for k, v in scores.items()})
         if "transform" in self.metrics:
@@ -173,11 +183,12 @@ class TranslationEvaluator:
                     truth = -x  # inversion is its own inverse
                 if truth is not None:
                     values.update({f"{k}_{direction}": v for k, v in transform_error(translated, truth).items()})
-        if "fd" in self.metrics and target_name in _MNIST_LIKE and len(x) > 1:
+        if "fd" in self.metrics and target_name in _CLASSIFIED and len(x) > 1:
             from gankit.evaluation.feature_metrics import frechet_distance_of_features
 
-            fake, _ = self._features(classifier_view(target_name, translated))
-            real, _ = self._features(classifier_view(target_name, target_x))
+            # In the target domain's classifier space (the digits classifier's for the digits domain).
+            fake, _ = self._features(target_name, translated)
+            real, _ = self._features(target_name, target_x)
             values[f"fd_classifier_{direction}"] = frechet_distance_of_features(real, fake)
         return values
 

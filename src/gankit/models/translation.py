@@ -29,20 +29,7 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.models.base import Critic, GANModule, is_image_shape
 from gankit.models.config import ModelConfig
-
-_INIT_STD = 0.02  # the reference's init_type 'normal', gain 0.02
-
-
-def _init_weights(module: nn.Module) -> None:
-    for layer in module.modules():
-        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(layer.weight, 0.0, _INIT_STD)
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
-        elif isinstance(layer, nn.BatchNorm2d):
-            nn.init.normal_(layer.weight, 1.0, _INIT_STD)
-            nn.init.zeros_(layer.bias)
-
+from gankit.models.dcgan import init_dcgan_weights
 
 def _check_images(arch: str, shape: tuple[int, ...], divisor: int) -> None:
     if not is_image_shape(shape):
@@ -100,7 +87,7 @@ class ResNetTranslator(Translator):
             ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, sample_shape[0], 7), nn.Tanh()]
         self.main = nn.Sequential(*layers)
-        _init_weights(self)
+        init_dcgan_weights(self)  # the reference's init_type normal, gain 0.02: the same N(0, 0.02)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.main(x)
@@ -119,7 +106,7 @@ class EncoderDecoderTranslator(Translator):
             nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
             nn.ConvTranspose2d(width, sample_shape[0], 4, 2, 1), nn.Tanh(),
         )
-        _init_weights(self)
+        init_dcgan_weights(self)  # the reference's init_type normal, gain 0.02: the same N(0, 0.02)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.main(x)
@@ -159,7 +146,7 @@ class PatchCritic(Critic):
         self.body = nn.Sequential(*layers)
         self.head = nn.Conv2d(out, 1, 4, 1, 1)
         self.feature_width = out
-        _init_weights(self)
+        init_dcgan_weights(self)  # the reference's init_type normal, gain 0.02: the same N(0, 0.02)
 
     @property
     def receptive_field(self) -> int:

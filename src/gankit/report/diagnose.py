@@ -21,7 +21,7 @@ import matplotlib
 import numpy as np
 import torch
 
-from gankit.errors import RunDirectoryError
+from gankit.errors import ConfigError, RunDirectoryError
 from gankit.objectives.penalties import input_gradient_norms, real_fake_interpolates
 from gankit.report.html import Page
 from gankit.report.plots import new_figure, save_figure
@@ -143,6 +143,11 @@ def diagnose(run_dir: str | Path, points: int = DEFAULT_POINTS, seed: int = 0, d
     if not run_dir.is_dir():
         raise RunDirectoryError(f"'{run_dir}' is not a folder: pass a run folder that gankit train created")
     run = load_run(run_dir, device=device)
+    if run.critic is None or run.generator is None:
+        raise ConfigError(
+            f"gankit diagnose reads a run's one critic and generator, and this {run.config.objective.name} run has "
+            f"{', '.join(run.networks)}: diagnose one-generator runs (translation runs are measured by gankit eval)"
+        )
     critic, config = run.critic, run.config
     clip = getattr(config.objective.params, "clip_value", None)
     out = run_dir / FIGURES
