@@ -339,3 +339,15 @@ def test_an_ablation_is_one_zoo_with_vary(tmp_path):
         assert f"cycle: {cycle}" in config
     with pytest.raises(gankit.GankitError, match="KEY=V1,V2"):
         run_zoo(["cyclegan-8gaussians-25gaussians"], steps=2, out=tmp_path / "x", vary="objective.cycle")
+
+
+def test_the_shipped_digits_classifier_reads_the_digits_domain():
+    from gankit.evaluation.classifier import DIGITS_WEIGHTS_PATH, load_mnist_classifier
+
+    info = torch.load(DIGITS_WEIGHTS_PATH, weights_only=True)["info"]
+    assert info["data"] == "digits" and info["holdout_accuracy"] > 0.95  # measured 0.977 on 300 held-out digits
+    model = load_mnist_classifier(DIGITS_WEIGHTS_PATH)
+    digits = load_dataset("digits", image_size=28)
+    with torch.no_grad():
+        _, logits = model(digits.data[:200].float() / 127.5 - 1)
+    assert (logits.argmax(1) == digits.labels[:200]).float().mean() > 0.9
