@@ -166,6 +166,8 @@ def test_two_processes_match_one(tmp_path):
     ("identity loss across channel counts", ["data.name=mnist:mnist-color"], ["identity_weight=0"]),
     ("one domain unknown", ["data.name=mnist:nothing"], ["'nothing'", "A:B"]),
     ("a folder domain that is empty", ["data.name={root}/empty:{root}/empty"], ["no image"]),
+    ("horse2zebra not on this machine", ["data.name=horse2zebra", "--data-root", "{root}"],
+     ["trainA/ trainB/ testA/ testB/", "nothing is downloaded"]),
     ("a latent objective on two domains", ["objective.name=wgan-gp", "model.arch=dcgan"], ["domains A, B", "cyclegan"]),
     ("translation networks for a latent GAN", ["data.name=mnist", "objective.name=wgan-gp"], ["maps one image domain"]),
 ])

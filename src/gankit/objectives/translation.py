@@ -346,6 +346,8 @@ class DiscoGAN(TranslationObjective):
         a, b = batch["A"].samples, batch["B"].samples
         if side == GENERATOR:
             return self._generator_loss(nets, batch, ctx)
+        if "fake_b" not in batch.carried:
+            raise ValueError("discogan's critic phase needs the translations of a generator phase on this batch")
         fake_b, fake_a = batch.carried["fake_b"], batch.carried.get("fake_a")
         real_term, fake_term, _ = ADVERSARIAL_TERMS["gan"]
         loss_b = real_term(nets["d_b"](b).float()) + fake_term(nets["d_b"](fake_b).float())
