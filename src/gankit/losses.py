@@ -17,6 +17,9 @@ on TF-GAN's published test constants are unit tests (tests/test_losses.py).
 
 from __future__ import annotations
 
+import math
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -199,8 +202,69 @@ ADVERSARIAL_TERMS = {
 }
 
 
+# ------------------------------------------------------------------ f-GAN (Nowozin et al., 2016)
+
+# Table 2 of the paper, for each divergence: the output activation g_f (the critic's raw score v to the
+# variational function T = g_f(v), inside the domain of f*), and the conjugate composed with it,
+# f*(g_f(v)), written directly in v so that nothing takes the exp of a large number or the log of 0:
+# e.g. Jensen-Shannon's f*(t) = -log(2 - e^t) at t = log 2 - softplus(-v) is softplus(v) - log 2.
+LOG2 = math.log(2.0)
+F_DIVERGENCES: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
+    "kl": (lambda v: v, lambda v: torch.exp(v - 1)),
+    "reverse-kl": (lambda v: -torch.exp(-v), lambda v: v - 1),
+    "pearson": (lambda v: v, lambda v: 0.25 * v * v + v),
+    "neyman": (lambda v: 1 - torch.exp(-v), lambda v: 2 - 2 * torch.exp(-0.5 * v)),
+    "squared-hellinger": (lambda v: 1 - torch.exp(-v), lambda v: torch.expm1(v)),
+    "jensen-shannon": (lambda v: LOG2 - F.softplus(-v), lambda v: F.softplus(v) - LOG2),
+    "gan": (lambda v: -F.softplus(-v), lambda v: F.softplus(v)),
+    "total-variation": (lambda v: 0.5 * torch.tanh(v), lambda v: 0.5 * torch.tanh(v)),
+}
+# The conjugates f*(t) themselves, on their domains (for tests against a numeric Legendre transform).
+F_CONJUGATES: dict[str, Callable[[Tensor], Tensor]] = {
+    "kl": lambda t: torch.exp(t - 1),
+    "reverse-kl": lambda t: -1 - torch.log(-t),
+    "pearson": lambda t: 0.25 * t * t + t,
+    "neyman": lambda t: 2 - 2 * torch.sqrt(1 - t),
+    "squared-hellinger": lambda t: t / (1 - t),
+    "jensen-shannon": lambda t: -torch.log(2 - torch.exp(t)),
+    "gan": lambda t: -torch.log(1 - torch.exp(t)),
+    "total-variation": lambda t: t,
+}
+# The generators f(u) of the divergences, D_f(P || Q) = E_Q f(p/q), and f'(1) (the critic's value at P = Q).
+F_GENERATORS: dict[str, tuple[Callable[[Tensor], Tensor], float]] = {
+    "kl": (lambda u: u * torch.log(u), 1.0),
+    "reverse-kl": (lambda u: -torch.log(u), -1.0),
+    "pearson": (lambda u: (u - 1) ** 2, 0.0),
+    "neyman": (lambda u: (1 - u) ** 2 / u, 0.0),
+    "squared-hellinger": (lambda u: (torch.sqrt(u) - 1) ** 2, 0.0),
+    "jensen-shannon": (lambda u: -(u + 1) * torch.log((1 + u) / 2) + u * torch.log(u), 0.0),
+    "gan": (lambda u: u * torch.log(u) - (u + 1) * torch.log(u + 1), -LOG2),
+    "total-variation": (lambda u: 0.5 * (u - 1).abs(), 0.0),
+}
+
+
+def f_divergence_critic_loss(real_scores: Tensor, fake_scores: Tensor, divergence: str) -> Tensor:
+    """Minus the variational lower bound ``E_P[g_f(V(x))] - E_Q[f*(g_f(V(G(z))))]`` the critic maximises."""
+    activation, conjugate = F_DIVERGENCES[divergence]
+    return -(activation(real_scores).mean() - conjugate(fake_scores).mean())
+
+
+def f_divergence_generator_loss(fake_scores: Tensor, divergence: str, practical: bool = True) -> Tensor:
+    """The generator's loss: the paper's practical ``-E_Q[g_f(V(G(z)))]`` (the analogue of the -log D trick),
+    or with ``practical=False`` the saddle point's ``-E_Q[f*(g_f(V(G(z))))]``."""
+    activation, conjugate = F_DIVERGENCES[divergence]
+    if practical:
+        return -activation(fake_scores).mean()
+    return -conjugate(fake_scores).mean()
+
+
 __all__ = [
     "ADVERSARIAL_TERMS",
+    "F_CONJUGATES",
+    "F_DIVERGENCES",
+    "F_GENERATORS",
+    "f_divergence_critic_loss",
+    "f_divergence_generator_loss",
     "cosine_reconstruction",
     "cycle_consistency_loss",
     "hinge_reconstruction",

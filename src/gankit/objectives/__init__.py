@@ -22,6 +22,7 @@ from gankit.objectives.base import (
     StepContext,
 )
 from gankit.objectives.energy import BEGAN, EBGAN
+from gankit.objectives.fgan import FGAN
 from gankit.objectives.infogan import InfoGAN
 from gankit.objectives.least_squares import LeastSquaresGAN
 from gankit.objectives.loss_sensitive import LossSensitiveGAN
@@ -33,7 +34,7 @@ OBJECTIVES: dict[str, type[Objective]] = {
     cls.name: cls
     for cls in (
         MinimaxGAN, NonSaturatingGAN, LeastSquaresGAN, WGAN, WGANGP, WGANDiv,
-        EBGAN, BEGAN, LossSensitiveGAN, InfoGAN, CycleGAN, DiscoGAN,
+        EBGAN, BEGAN, LossSensitiveGAN, InfoGAN, FGAN, CycleGAN, DiscoGAN,
     )
 }
 
