@@ -360,8 +360,9 @@ def validate(config: RunConfig) -> None:
            f"train.critic_schedule must be one of {', '.join(CRITIC_SCHEDULES)}, got '{t.critic_schedule}'")
     _check(problems, t.lr_schedule in LR_SCHEDULES,
            f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got '{t.lr_schedule}'")
-    _check(problems, t.lr_decay_start is None or 0 <= t.lr_decay_start < t.steps,
-           f"train.lr_decay_start must be in [0, train.steps), got {t.lr_decay_start}: null starts at half of the steps")
+    # A start at or past train.steps is allowed: a shortened run (--steps) then simply trains before the decay.
+    _check(problems, t.lr_decay_start is None or t.lr_decay_start >= 0,
+           f"train.lr_decay_start must be >= 0, got {t.lr_decay_start}: null starts at half of the steps")
     _check(problems, t.lr_step_every >= 1, f"train.lr_step_every must be >= 1, got {t.lr_step_every}")
     _check(problems, 0 < t.lr_step_factor <= 1, f"train.lr_step_factor must be in (0, 1], got {t.lr_step_factor}")
     e = config.eval
