@@ -63,7 +63,7 @@ class Run:
         For a translation run: rows of held-out inputs, translations and reconstructions of each domain.
         """
         if self.objective is None or self.preview_inputs is None:
-            raise ConfigError("this run was not loaded from a checkpoint, so it has no preview inputs: use load_run")
+            raise ConfigError("this run was built by hand, so it has no preview inputs: load it with load_run")
         return self.objective.preview(self.networks, self.preview_inputs)
 
     def __post_init__(self) -> None:
@@ -132,6 +132,7 @@ def _run_from_trainer(trainer: Trainer) -> Run:
         latent=trainer.context.latent,
         interrupted=trainer.interrupted,
         objective=trainer.objective,
+        preview_inputs=trainer.preview_inputs,
     )
 
 
