@@ -264,10 +264,11 @@ def evaluate(
     """
     if not isinstance(run, Run):
         run = load_run(run, device=device)
-    evaluates = run.objective.evaluates if run.objective is not None else "samples"
+    objective = run.objective
     evaluator = run_evaluator(
-        evaluates, load_data(run.config), run.networks, run.latent, metrics=metrics, samples=samples,
-        features=features, inception_weights=inception_weights, seed=seed, device=device,
+        objective.evaluates if objective is not None else "samples", load_data(run.config), run.networks, run.latent,
+        metrics=metrics, samples=samples, features=features, inception_weights=inception_weights, seed=seed,
+        device=device, critic_scores_samples=objective.critic_scores_samples if objective is not None else True,
     )
     result = evaluator.evaluate(run.networks, run.step)
     if append and run.path is not None:

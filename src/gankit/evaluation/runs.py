@@ -24,27 +24,33 @@ EVALUATES = ("samples", "translations")
 class SampleRunEvaluator:
     """``Evaluator`` on the run's ``generator`` role (and its ``critic`` where metrics ask for it)."""
 
-    def __init__(self, evaluator: Evaluator, latent: LatentInput):
+    def __init__(self, evaluator: Evaluator, latent: LatentInput, with_critic: bool):
         self.evaluator = evaluator
         self.latent = latent
+        self.with_critic = with_critic
 
     def evaluate(self, nets: Mapping[str, nn.Module], step: int = 0) -> EvalResult:
-        return self.evaluator.evaluate(nets["generator"], self.latent, nets.get("critic"), step)
+        critic = nets.get("critic") if self.with_critic else None
+        return self.evaluator.evaluate(nets["generator"], self.latent, critic, step)
 
 
 def run_evaluator(
     evaluates: str, dataset, nets: Mapping[str, nn.Module], latent: LatentInput | None, *, metrics=None,
     samples: int | None = None, features: str = "auto", inception_weights: str | None = None, seed: int = 0,
-    device="cpu",
+    device="cpu", critic_scores_samples: bool = True,
 ):
-    """The evaluator for a run whose objective ``evaluates`` samples or translations."""
+    """The evaluator for a run whose objective ``evaluates`` samples or translations.
+
+    ``critic_scores_samples`` False (a critic of (x, z) pairs) keeps the critic out of the sample metrics.
+    """
     if evaluates == "translations":
         names = [metrics] if isinstance(metrics, str) else metrics
         names = [n for part in names for n in part.split(",")] if names else None
         return TranslationEvaluator(dataset, metrics=names, samples=samples, seed=seed, device=device)
     generator = nets["generator"]
+    with_critic = "critic" in nets and critic_scores_samples
     evaluator = Evaluator(
         dataset, metrics=metrics, samples=samples, features=features, inception_weights=inception_weights,
-        seed=seed, device=device, has_critic="critic" in nets, conditional=getattr(generator, "conditional", False),
+        seed=seed, device=device, has_critic=with_critic, conditional=getattr(generator, "conditional", False),
     )
-    return SampleRunEvaluator(evaluator, latent)
+    return SampleRunEvaluator(evaluator, latent, with_critic)

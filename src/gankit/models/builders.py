@@ -121,6 +121,25 @@ class NetworkBuilder:
     def critic(self, head: CriticHead = ScoreHead(), sample_shape: tuple[int, ...] | None = None) -> Critic:
         return build_critic(self.cfg, sample_shape or self.sample_shape, self.num_classes, head=head)
 
+    def encoder(self, stochastic: bool = False):
+        """An encoder x -> z of ``model.latent_dim`` (BiGAN's deterministic one, or ALI's reparametrised one)."""
+        from gankit.models.joint import Encoder
+
+        self.cfg.check()
+        _refuse_translation_arch(self.cfg)
+        width = self.cfg.latent_dim * (2 if stochastic else 1)
+        body = _CRITICS[self.cfg.arch](self.cfg, self.sample_shape, None, outputs=width)
+        return Encoder(body, self.cfg.latent_dim, stochastic)
+
+    def joint_critic(self):
+        """A critic of (x, z) pairs: x through the architecture's critic body, z through an MLP, then joined."""
+        from gankit.models.joint import JOINT_WIDTH, JointCritic
+
+        self.cfg.check()
+        _refuse_translation_arch(self.cfg)
+        body = _CRITICS[self.cfg.arch](self.cfg, self.sample_shape, None, outputs=JOINT_WIDTH)
+        return JointCritic(body, self.cfg.latent_dim, self.cfg.leaky_slope)
+
     def translator(self, source_shape: tuple[int, ...], sample_shape: tuple[int, ...]):
         """A network from samples of ``source_shape`` to samples of ``sample_shape`` (CycleGAN's generators)."""
         from gankit.models.translation import build_translator

@@ -23,6 +23,7 @@ from gankit.objectives.base import (
 )
 from gankit.objectives.energy import BEGAN, EBGAN
 from gankit.objectives.fgan import FGAN
+from gankit.objectives.inference import ALI, BiGAN
 from gankit.objectives.infogan import InfoGAN
 from gankit.objectives.least_squares import LeastSquaresGAN
 from gankit.objectives.loss_sensitive import LossSensitiveGAN
@@ -34,7 +35,7 @@ OBJECTIVES: dict[str, type[Objective]] = {
     cls.name: cls
     for cls in (
         MinimaxGAN, NonSaturatingGAN, LeastSquaresGAN, WGAN, WGANGP, WGANDiv,
-        EBGAN, BEGAN, LossSensitiveGAN, InfoGAN, FGAN, CycleGAN, DiscoGAN,
+        EBGAN, BEGAN, LossSensitiveGAN, InfoGAN, FGAN, BiGAN, ALI, CycleGAN, DiscoGAN,
     )
 }
 

@@ -256,6 +256,8 @@ class Objective(nn.Module):
     headline: ClassVar[tuple[str, ...]] = ("critic_loss", "generator_loss")
     #: What evaluation measures: "samples" of a latent generator, or "translations" between two domains.
     evaluates: ClassVar[str] = "samples"
+    #: Whether the ``critic`` role scores a sample alone (so 2-D runs can draw its value surface).
+    critic_scores_samples: ClassVar[bool] = True
 
     def __init__(self, params: ObjectiveParams | None = None):
         super().__init__()

@@ -199,7 +199,8 @@ class Trainer:
         )
         self.layer_norms = LayerGradientNorms(dict(networks.side(CRITIC))) if train.layer_diagnostics else None
         # 2-D runs draw the critic's value surface (the WGAN-GP paper's toy figure) as they train.
-        draws_figures = dataset.kind == "points" and tuple(dataset.sample_shape) == (2,) and "critic" in networks
+        draws_figures = (dataset.kind == "points" and tuple(dataset.sample_shape) == (2,) and "critic" in networks
+                         and self.objective.critic_scores_samples)
         every = train.log_every if train.figure_every is None else train.figure_every
         self.figure_every = every if draws_figures else 0
 
@@ -222,7 +223,7 @@ class Trainer:
         return run_evaluator(
             self.objective.evaluates, self.dataset, self.networks, self.context.latent, metrics=e.metrics,
             samples=e.samples, features=e.features, inception_weights=e.inception_weights,
-            seed=self.config.train.seed, device=self.device,
+            seed=self.config.train.seed, device=self.device, critic_scores_samples=self.objective.critic_scores_samples,
         )
 
     # ------------------------------------------------------------------ one step

@@ -1,0 +1,120 @@
+"""BiGAN and ALI (issue 16): an encoder beside the generator, a critic of (x, z) pairs, swapped labels."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import gankit
+from gankit.cli import main
+from gankit.config import build_config, resolve
+from gankit.data import load_dataset
+from gankit.objectives import CRITIC, GENERATOR
+from gankit.training.trainer import Trainer
+
+TOY = [
+    "data.toy_size=512", "model.generator_widths=[16,16]", "model.critic_widths=[16,16]", "train.batch_size=32",
+    "train.log_every=1", "train.sample_every=1000", "train.checkpoint_every=3", "train.tensorboard=false",
+    "train.device=cpu", "eval.every=0", "train.figure_every=0",
+]
+
+
+def _trainer(preset="bigan-8gaussians", *extra):
+    config = resolve(build_config(preset, overrides=TOY + list(extra)))
+    return Trainer(config, load_dataset(config.data.name, toy_size=512), progress=False, log=lambda _: None)
+
+
+@pytest.mark.parametrize("preset, distribution", [("bigan-8gaussians", "uniform"), ("ali-8gaussians", "normal")])
+def test_the_encoder_is_on_the_generator_side_and_the_latent_follows_the_paper(preset, distribution):
+    trainer = _trainer(preset)
+    assert trainer.networks.sides == {GENERATOR: ("generator", "encoder"), CRITIC: ("critic",)}
+    assert trainer.context.latent.distribution == distribution
+    z = trainer.context.noise(1000)
+    if distribution == "uniform":
+        assert z.min() >= -1 and z.max() <= 1 and z.abs().mean() > 0.4
+    encoder = trainer.networks["encoder"]
+    x = trainer._draw_real().samples
+    assert encoder(x).shape == (32, 2)
+
+
+def test_alis_encoder_samples_in_training_and_returns_its_mean_in_eval():
+    encoder = _trainer("ali-8gaussians").networks["encoder"]
+    x = torch.randn(8, 2)
+    assert not torch.equal(encoder(x), encoder(x))  # reparametrised draws
+    encoder.eval()
+    assert torch.equal(encoder(x), encoder(x)) and torch.equal(encoder(x), encoder.body(x).chunk(2, dim=1)[0])
+
+
+def test_the_critic_tells_real_pairs_from_generated_ones_and_the_generator_side_swaps_the_labels():
+    trainer = _trainer()
+    nets, ctx = trainer.networks, trainer.context
+    batch = trainer._draw_real()
+    torch.manual_seed(5)
+    loss, _ = trainer.objective.loss(CRITIC, nets, batch, ctx)
+    torch.manual_seed(5)
+    z = ctx.noise(len(batch))
+    x = batch.samples
+    real, fake = nets["critic"](x, nets["encoder"](x)), nets["critic"](nets["generator"](z), z)
+    assert loss.item() == pytest.approx((F.softplus(-real).mean() + F.softplus(fake).mean()).item(), rel=1e-5)
+    torch.manual_seed(5)
+    swapped, _ = trainer.objective.loss(GENERATOR, nets, batch, ctx)
+    assert swapped.item() == pytest.approx((F.softplus(-fake).mean() + F.softplus(real).mean()).item(), rel=1e-5)
+
+
+def test_a_penalty_on_pairs_changes_the_critics_gradients():
+    grads = {}
+    for weight in (0, 10):
+        trainer = _trainer("bigan-8gaussians", f"objective.penalty_weight={weight}")
+        batch = trainer._draw_real()
+        torch.manual_seed(1)
+        loss, stats = trainer.objective.loss(CRITIC, trainer.networks, batch, trainer.context)
+        grads[weight] = torch.autograd.grad(loss, list(trainer.networks["critic"].parameters()))
+        assert ("penalty" in stats) == (weight > 0)
+    assert any(not torch.allclose(a, b) for a, b in zip(grads[0], grads[10]))
+
+
+@pytest.mark.parametrize("preset", ["bigan-8gaussians", "ali-8gaussians"])
+def test_training_moves_generator_encoder_and_critic_and_resumes_bit_identically(preset, tmp_path):
+    quiet = dict(progress=False, log=lambda _: None)
+    start = _trainer(preset)
+    before = {role: {k: v.clone() for k, v in net.state_dict().items()} for role, net in start.networks.items()}
+    straight = gankit.train(build_config(preset, overrides=TOY + ["train.steps=6"]), out=tmp_path, name="a", **quiet)
+    for role, net in straight.networks.items():
+        assert any(not torch.equal(before[role][k], v) for k, v in net.state_dict().items()), role
+    gankit.train(build_config(preset, overrides=TOY + ["train.steps=3"]), out=tmp_path, name="b", **quiet)
+    gankit.resume(tmp_path / "b", steps=6, **quiet)
+    a = torch.load(tmp_path / "a/checkpoints/last.pt", weights_only=True)["networks"]
+    b = torch.load(tmp_path / "b/checkpoints/last.pt", weights_only=True)["networks"]
+    for role in a:
+        for key, value in a[role].items():
+            assert torch.equal(value, b[role][key]), (role, key)
+
+
+def test_two_processes_match_one(tmp_path):
+    env = {**os.environ, "GANKIT_DIST_TIMEOUT": "60"}
+    args = ["train", "--preset", "bigan-8gaussians", "--steps", "3", "--no-progress", "--out", str(tmp_path), *TOY]
+    for name, launch in (("one", []), ("two", ["--nproc", "2"])):
+        done = subprocess.run([sys.executable, "-m", "gankit", *args, "--name", name, *launch], env=env,
+                              capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr[-2000:]
+    one = torch.load(tmp_path / "one/checkpoints/last.pt", weights_only=True)["networks"]
+    two = torch.load(tmp_path / "two/checkpoints/last.pt", weights_only=True)["networks"]
+    assert max((one[r][k] - two[r][k]).abs().max().item() for r in one for k in one[r]) < 1e-5
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["model.conditional=true"], ["no conditional form", "model.conditional=false"]),
+    (["data.name=8gaussians:25gaussians"], ["one data set"]),
+    (["objective.penalty_points=mixed"], ["real-fake for pairs"]),
+])
+def test_bad_bigan_settings_are_one_line_exit_2(tmp_path, capsys, args, expected):
+    code = main(["train", "--preset", "bigan-8gaussians", "--out", str(tmp_path / "runs"), "--steps", "1",
+                 "--no-progress", *TOY, *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    for text in expected:
+        assert text in err
+    assert not (tmp_path / "runs").exists()
