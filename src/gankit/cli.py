@@ -317,6 +317,68 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_encode(subparsers: argparse._SubParsersAction) -> None:
+    for name, what in (("encode", "write E(x) of each input to an .npz ('z')"),
+                       ("reconstruct", "write G(E(x)): a grid of input / reconstruction rows, an .npz or a folder")):
+        p = subparsers.add_parser(
+            name, help=f"BiGAN/ALI runs: {what}",
+            description=f"{what[0].upper()}{what[1:]}. INPUT is a folder of images, an image file, or an .npz of "
+            "'images' (uint8, N x C x H x W) or 'points'. No dataset needed.",
+        )
+        p.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="a bigan or ali run folder or its .pt checkpoint")
+        p.add_argument("input", metavar="INPUT", help="folder of images, an image file, or an .npz")
+        p.add_argument("-o", "--out", required=True, help="output: .npz" + ("" if name == "encode" else ", .png or a folder"))
+        p.add_argument("--device", default="cpu", help="device to run on (default cpu)")
+        p.add_argument("--no-ema", action="store_true", help="use the raw networks even if the run kept an EMA")
+        p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+        p.set_defaults(handler=_cmd_encode if name == "encode" else _cmd_reconstruct)
+
+
+def _encoder_inputs(args: argparse.Namespace):
+    from gankit.api import load_run
+    from gankit.encode import check_encoder_run
+    from gankit.inputs import read_inputs
+
+    run = load_run(args.run, device=args.device, use_ema=not args.no_ema)
+    check_encoder_run(run)
+    return run, read_inputs(Path(args.input), tuple(run.data["sample_shape"]))
+
+
+def _cmd_encode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from gankit.encode import encode
+    from gankit.files import atomic_write
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".npz":
+        raise ConfigError(f"gankit encode writes an .npz of codes, got -o '{out}': use -o FILE.npz")
+    if out.exists() and not args.overwrite:
+        raise ConfigError(f"'{out}' already exists: choose another -o path or pass --overwrite")
+    run, inputs = _encoder_inputs(args)
+    codes = encode(run, inputs).numpy()
+    atomic_write(out, lambda handle: np.savez_compressed(handle, z=codes))
+    print(f"wrote {len(codes)} codes (z: float32, shape {codes.shape}) to {out}")
+    return 0
+
+
+def _cmd_reconstruct(args: argparse.Namespace) -> int:
+    from gankit.encode import reconstruct
+    from gankit.objectives.translation import translation_rows
+    from gankit.outputs import save_samples
+
+    run, inputs = _encoder_inputs(args)
+    rebuilt = reconstruct(run, inputs)
+    out, rows = Path(args.out), None
+    if out.suffix.lower() == ".png" and run.kind == "images":
+        per_row = min(8, len(inputs))
+        n = min(len(inputs), 4 * per_row) // per_row * per_row  # whole rows: up to four pairs of rows
+        rebuilt = translation_rows([p[i:i + per_row] for i in range(0, n, per_row) for p in (inputs[:n], rebuilt[:n])])
+        rows = per_row
+    print(save_samples(rebuilt, out, run.kind, overwrite=args.overwrite, rows=rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gankit",
@@ -328,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(subparsers)
     _add_eval(subparsers)
     _add_translate(subparsers)
+    _add_encode(subparsers)
     _add_presets(subparsers)
     add_report_commands(subparsers)
     return parser
