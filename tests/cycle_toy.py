@@ -149,6 +149,10 @@ def main(out: str, steps: int) -> None:
         trainer.fit(steps)
     if dist.is_main:
         torch.save(trainer.state_dict(), Path(out))
+    if dist.enabled:
+        # Leave together: a rank that tears its process group down while the other still writes has, once in
+        # a full-suite run, aborted gloo (SIGABRT) on this machine.
+        torch.distributed.barrier()
     shutdown_distributed()
 
 
