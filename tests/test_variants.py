@@ -23,7 +23,7 @@ from gankit.losses import (
     loss_sensitive_critic_loss,
     pulling_away_term,
 )
-from gankit.sampling import generate, latent_noise
+from gankit.sampling import LatentInput, generate
 
 TOY = ModelConfig(arch="mlp", latent_dim=4, generator_widths=[16], critic_widths=[16], autoencoder_code_dim=3)
 
@@ -300,7 +300,7 @@ def test_sampling_a_conditional_generator_without_labels_takes_the_classes_in_tu
     torch.manual_seed(0)
     cfg = ModelConfig(arch="mlp", latent_dim=4, generator_widths=[16], conditional=True, label_dim=2)
     generator = build_generator(cfg, (2,), 3)
-    noise = latent_noise(6, 4, "cpu", seed=0)
+    noise = LatentInput(4).draw(6, "cpu", seed=0)
     assert torch.equal(generate(generator, noise), generate(generator, noise, torch.tensor([0, 1, 2, 0, 1, 2])))
 
 

@@ -296,9 +296,9 @@ def _add_translate(subparsers: argparse._SubParsersAction) -> None:
 
 def _cmd_translate(args: argparse.Namespace) -> int:
     from gankit.api import load_run
-    from gankit.objectives.translation import translation_rows
+    from gankit.inputs import read_inputs
     from gankit.outputs import save_samples
-    from gankit.translate import check_translation_run, read_inputs, source_shape, translate
+    from gankit.translate import check_translation_run, source_shape, translate
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -308,13 +308,19 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     translated, reconstructed = translate(run, inputs, args.direction, args.batch_size, not args.no_progress)
     out, rows = Path(args.out), None
     if out.suffix.lower() == ".png" and run.kind == "images":
-        per_row = min(8, len(inputs))
-        n = min(len(inputs), 4 * per_row) // per_row * per_row  # whole rows: up to four triples of rows
-        parts = [inputs[:n], translated[:n], reconstructed[:n]]
-        translated = translation_rows([p[i:i + per_row] for i in range(0, n, per_row) for p in parts])
-        rows = per_row
+        translated, rows = _grid_of_rows([inputs, translated, reconstructed])
     print(save_samples(translated, out, run.kind, overwrite=args.overwrite, rows=rows))
     return 0
+
+
+def _grid_of_rows(parts: list) -> tuple:
+    """Whole rows of up to 8 images, one row of each part in turn (up to four such groups): (grid, per row)."""
+    from gankit.objectives.translation import translation_rows
+
+    count = len(parts[0])
+    per_row = min(8, count)
+    n = min(count, 4 * per_row) // per_row * per_row
+    return translation_rows([p[i:i + per_row] for i in range(0, n, per_row) for p in parts]), per_row
 
 
 def _add_encode(subparsers: argparse._SubParsersAction) -> None:
@@ -364,17 +370,13 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 def _cmd_reconstruct(args: argparse.Namespace) -> int:
     from gankit.encode import reconstruct
-    from gankit.objectives.translation import translation_rows
     from gankit.outputs import save_samples
 
     run, inputs = _encoder_inputs(args)
     rebuilt = reconstruct(run, inputs)
     out, rows = Path(args.out), None
     if out.suffix.lower() == ".png" and run.kind == "images":
-        per_row = min(8, len(inputs))
-        n = min(len(inputs), 4 * per_row) // per_row * per_row  # whole rows: up to four pairs of rows
-        rebuilt = translation_rows([p[i:i + per_row] for i in range(0, n, per_row) for p in (inputs[:n], rebuilt[:n])])
-        rows = per_row
+        rebuilt, rows = _grid_of_rows([inputs, rebuilt])
     print(save_samples(rebuilt, out, run.kind, overwrite=args.overwrite, rows=rows))
     return 0
 

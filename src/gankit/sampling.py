@@ -40,11 +40,6 @@ class LatentInput:
         return torch.rand(n, self.dim, device=device, generator=generator) * 2 - 1
 
 
-def latent_noise(n: int, latent_dim: int, device: torch.device | str, seed: int | None = None) -> Tensor:
-    """Standard normal latent codes; with ``seed``, the same codes on every device."""
-    return LatentInput(latent_dim).draw(n, device, seed)
-
-
 @torch.no_grad()
 def generate(
     generator: nn.Module,

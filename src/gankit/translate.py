@@ -16,7 +16,6 @@ from tqdm import tqdm
 
 from gankit.api import Run
 from gankit.errors import ConfigError
-from gankit.inputs import read_inputs  # noqa: F401  (re-exported: the CLI reads translation inputs through here)
 
 DIRECTIONS = {"a2b": ("A", "g_ab", "g_ba"), "b2a": ("B", "g_ba", "g_ab")}
 

@@ -113,6 +113,7 @@ class TranslationEvaluator:
             )
         self.metrics = [m for m in (metrics or fits) if m in fits]
         self._extractors: dict[str, object] = {}
+        self._real_features: dict[str, np.ndarray] = {}  # each domain's held-out features, computed once
 
     def _features(self, domain: str, images: Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Features and class probabilities of ``images`` of ``domain``, by that domain's shipped classifier."""
@@ -188,7 +189,9 @@ class TranslationEvaluator:
 
             # In the target domain's classifier space (the digits classifier's for the digits domain).
             fake, _ = self._features(target_name, translated)
-            real, _ = self._features(target_name, target_x)
+            if target_name not in self._real_features:
+                self._real_features[target_name] = self._features(target_name, target_x)[0]
+            real = self._real_features[target_name]
             values[f"fd_classifier_{direction}"] = frechet_distance_of_features(real, fake)
         return values
 

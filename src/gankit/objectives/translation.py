@@ -51,6 +51,7 @@ from gankit.losses import (
 from gankit.objectives.base import (
     CRITIC,
     GENERATOR,
+    POINTS_PER_PLOT,
     Networks,
     Objective,
     ObjectiveParams,
@@ -169,7 +170,7 @@ class TranslationObjective(Objective):
         inputs = {}
         for name in ("A", "B"):
             source = dataset.test_domains.get(name) or dataset.domains[name]
-            n = min(len(source), PREVIEW_IMAGES if dataset.kind == "images" else 1024)
+            n = min(len(source), PREVIEW_IMAGES if dataset.kind == "images" else POINTS_PER_PLOT)
             inputs[name], _ = source.batch(torch.arange(n, device=ctx.device))
         return inputs
 

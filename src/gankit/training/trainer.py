@@ -30,7 +30,7 @@ from gankit.evaluation.runs import run_evaluator
 from gankit.models import has_batch_statistics, has_convolutions
 from gankit.models.fast_layers import use_fast_layers
 from gankit.networks import build_networks, build_objective
-from gankit.objectives import CRITIC, GENERATOR, GRID_ROW, SIDES, DomainBatch, Phase, RealBatch, StepContext
+from gankit.objectives import CRITIC, GENERATOR, GRID_ROW, POINTS_PER_PLOT, SIDES, DomainBatch, Phase, RealBatch, StepContext
 from gankit.training.artefacts import ArtefactWriter
 from gankit.training.checkpoint import restore_modules, save_checkpoint
 from gankit.training.distributed import SINGLE, DistributedContext, convert_batch_norm_for
@@ -413,7 +413,7 @@ class Trainer:
 
     def _real_points(self) -> Tensor:
         dataset = next(iter(self.domains.values()))
-        real, _ = dataset.batch(torch.arange(min(len(dataset), 1024), device=self.device))
+        real, _ = dataset.batch(torch.arange(min(len(dataset), POINTS_PER_PLOT), device=self.device))
         return real
 
     def save_samples(self, path: Path) -> None:
