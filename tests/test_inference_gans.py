@@ -146,3 +146,97 @@ def test_encode_and_reconstruct_from_the_command_line(tmp_path, capsys):
     assert main(["encode", str(run.path), str(tmp_path / "wide.npz"), "-o", str(tmp_path / "no.npz")]) == 2
     assert "(2,)" in capsys.readouterr().err
     assert not (tmp_path / "no.npz").exists()
+
+
+# ------------------------------------------------------------------ the encoding metric on constructed cases
+class _Affine(torch.nn.Module):
+    """x = A z + b, with its exact inverse as a second instance: a perfect encoder for a known generator."""
+
+    def __init__(self, matrix, shift, inverse=False):
+        super().__init__()
+        self.matrix, self.shift, self.inverse = matrix, shift, inverse
+        self.weight = torch.nn.Parameter(torch.zeros(1))  # parameters() must not be empty (the device is read off it)
+        self.conditional = False
+
+    def forward(self, x, labels=None):
+        if self.inverse:
+            return (x - self.shift) @ torch.linalg.inv(self.matrix).T
+        return x @ self.matrix.T + self.shift
+
+
+def _labelled_points(n=600):
+    from gankit.data import Dataset
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(n) % 3
+    centres = torch.tensor([[-4.0, 0.0], [4.0, 0.0], [0.0, 6.0]])
+    return Dataset("clusters", "three far-apart clusters", "points", centres[labels] + 0.3 * torch.randn(n, 2, generator=g),
+                   labels, 3)
+
+
+def _encoding_values(encoder, generator, dataset):
+    from gankit.evaluation.evaluator import Evaluator
+    from gankit.sampling import LatentInput
+
+    evaluator = Evaluator(dataset, metrics="encoding", samples=len(dataset), has_critic=False, has_encoder=True)
+    return evaluator.evaluate(generator, LatentInput(2), None, encoder=encoder).values
+
+
+def test_a_perfect_inverse_reconstructs_exactly_and_its_codes_classify_separable_clusters():
+    matrix, shift = torch.tensor([[2.0, 0.5], [-0.3, 1.5]]), torch.tensor([0.2, -0.1])
+    values = _encoding_values(_Affine(matrix, shift, inverse=True), _Affine(matrix, shift), _labelled_points())
+    assert values["reconstruction_error"] < 1e-5 and values["latent_regression"] < 1e-5
+    assert values["reconstruction_ratio"] < 1e-5 and values["latent_regression_ratio"] < 1e-5
+    assert values["encoding_nn_accuracy"] == 1.0 and values["encoding_linear_accuracy"] == 1.0
+    # EGr_b: mean distance of random held-out pairs; three clusters 8, 8 and 7.2 apart, two thirds of pairs cross.
+    assert 4.0 < values["reconstruction_baseline"] < 7.0
+
+
+def test_an_encoder_that_ignores_its_input_has_chance_accuracy_and_no_better_reconstruction_than_a_random_pair():
+    matrix, shift = torch.eye(2), torch.zeros(2)
+
+    class Constant(_Affine):
+        def forward(self, x, labels=None):
+            return torch.zeros(len(x), 2)
+
+    dataset = _labelled_points()
+    values = _encoding_values(Constant(matrix, shift), _Affine(matrix, shift), dataset)
+    assert values["encoding_nn_accuracy"] < 0.5 and values["encoding_linear_accuracy"] < 0.5  # 3 classes: chance 1/3
+    # G(E(x)) is one point for every x: on average as far from x as... the data's spread, no closer than a real pair.
+    assert values["reconstruction_ratio"] > 0.5
+    assert values["latent_regression"] == pytest.approx(
+        float(torch.randn(100_000, 2, generator=torch.Generator().manual_seed(1)).norm(dim=1).mean()), rel=0.05)
+
+
+def test_the_encoding_metric_is_refused_by_name_on_a_run_without_an_encoder():
+    from gankit.errors import EvaluationError
+    from gankit.evaluation.evaluator import Evaluator
+
+    with pytest.raises(EvaluationError, match="needs an encoder"):
+        Evaluator(_labelled_points(), metrics="encoding", has_critic=False)
+    default = Evaluator(_labelled_points(), has_critic=False)
+    assert "encoding" not in [m.name for m in default.metrics]
+
+
+def test_an_image_bigan_draws_reconstructions_of_held_out_images_and_reports_the_encoding(tmp_path):
+    from gankit.data import held_out_indices
+    from gankit.objectives.base import GRID_ROW
+    from gankit.objectives.inference import RECONSTRUCTION_ROWS
+
+    small = ["model.generator_widths=[32]", "model.critic_widths=[32]", "model.latent_dim=8", "train.batch_size=16",
+             "train.steps=2", "train.log_every=1", "train.sample_every=1000", "train.checkpoint_every=1000",
+             "train.tensorboard=false", "train.figure_every=0", "eval.every=2", "eval.samples=200",
+             "eval.metrics=[encoding]"]
+    run = gankit.train(build_config("bigan-mnist", overrides=small), out=tmp_path, name="b", progress=False,
+                       log=lambda _: None)
+    trainer_inputs = torch.load(run.path / "checkpoints/last.pt", weights_only=True)["preview"]
+    dataset = load_dataset("mnist")
+    expected, _ = dataset.batch(held_out_indices(len(dataset), "images")[:RECONSTRUCTION_ROWS * GRID_ROW])
+    assert torch.equal(trainer_inputs["held_out"], expected)
+    grid = (run.path / "samples/reconstructions.png")
+    assert grid.exists()
+    from gankit.training.logging import read_metrics
+
+    evals = [r for r in read_metrics(run.path / "metrics.jsonl") if "eval/reconstruction_ratio" in r]
+    assert evals and 0 < evals[-1]["eval/reconstruction_ratio"] and 0 <= evals[-1]["eval/encoding_nn_accuracy"] <= 1
+    assert "reconstructions.png" in (run.path / "report.html").read_text()

@@ -10,7 +10,15 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from gankit.data.dataset import Dataset, to_uint8_images
+from gankit.data.dataset import (
+    DEFAULT_EVALUATION_SAMPLES,
+    HELD_OUT_SHARE,
+    Dataset,
+    evaluation_order,
+    held_out_indices,
+    held_out_part,
+    to_uint8_images,
+)
 from gankit.data.domains import MultiDomainDataset
 from gankit.data.folder import load_folder
 from gankit.data.mnist import load_digits, load_mnist
@@ -20,6 +28,11 @@ from gankit.data.torchvision_sets import load_cifar10, load_celeba
 from gankit.errors import DataError, did_you_mean
 
 __all__ = [
+    "DEFAULT_EVALUATION_SAMPLES",
+    "held_out_indices",
+    "HELD_OUT_SHARE",
+    "evaluation_order",
+    "held_out_part",
     "DATASET_NAMES",
     "MIXTURE_NAMES",
     "Dataset",

@@ -9,6 +9,11 @@ import torch
 from torch import Tensor
 
 KINDS = ("points", "images")
+# How many real samples an evaluation compares against by default. The VEEGAN / PacGAN protocol draws 2,500
+# samples on toy data; 5,000 images match the embedded MNIST sample's size and keep FD's bias small for 128-d features.
+DEFAULT_EVALUATION_SAMPLES = {"points": 2500, "images": 5000}
+# The share of the evaluation's real samples held out from the encoding metrics' classifiers (the last fifth).
+HELD_OUT_SHARE = 0.2
 
 
 @dataclass
@@ -60,6 +65,25 @@ class Dataset:
             rows = rows.float() / 127.5 - 1.0
         labels = None if self.labels is None else self.labels[indices]
         return rows, labels
+
+
+def evaluation_order(size: int, count: int, seed: int) -> Tensor:
+    """The indices of the ``count`` real samples an evaluation with ``seed`` compares against: a seeded permutation."""
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:min(count, size)]
+
+
+def held_out_part(count: int) -> tuple[slice, slice]:
+    """(fit, held-out) parts of ``count`` samples in evaluation order: the last ``HELD_OUT_SHARE`` is held out."""
+    held = max(1, int(round(count * HELD_OUT_SHARE)))
+    if count - held < 1:
+        raise ValueError(f"a held-out split needs at least 2 samples, got {count}")
+    return slice(0, count - held), slice(count - held, count)
+
+
+def held_out_indices(size: int, kind: str, seed: int = 0) -> Tensor:
+    """The held-out part of a default evaluation's real samples (``seed`` 0 is the evaluation's default)."""
+    order = evaluation_order(size, DEFAULT_EVALUATION_SAMPLES[kind], seed)
+    return order[held_out_part(len(order))[1]]
 
 
 def to_uint8_images(x: Tensor) -> Tensor:

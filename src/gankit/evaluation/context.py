@@ -21,6 +21,10 @@ class EvalContext:
     feature_space: str = "classifier"  # resolved: "classifier" or "inception"
     inception_weights: str | None = None
     critic: nn.Module | None = None  # the run's critic, where the metric needs its own estimate
+    # An inference GAN's encoder, with the generator and the prior draws z that made ``fake`` (fake = G(z)).
+    encoder: nn.Module | None = None
+    generator: nn.Module | None = None
+    latent_codes: Tensor | None = None
     real_labels: Tensor | None = None  # class labels, for conditional critics
     fake_labels: Tensor | None = None
     conditional: bool = False  # the generator drew fake[i] of class fake_labels[i]

@@ -10,17 +10,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from gankit.data import Dataset
+from gankit.data import DEFAULT_EVALUATION_SAMPLES, Dataset, evaluation_order
 from gankit.errors import EvaluationError
+from gankit.evaluation import encoding_metrics as _encoding  # noqa: F401  (importing registers the metric)
 from gankit.evaluation import metrics as _registered  # noqa: F401  (importing registers the metrics)
 from gankit.evaluation.context import EvalContext
 from gankit.evaluation.features import FeatureExtractor, build_extractor, choose_feature_space, find_inception_weights
 from gankit.evaluation.registry import Metric, parse_metric_names, select_metrics
 from gankit.sampling import LatentInput, generate
 
-# The VEEGAN / PacGAN protocol draws 2,500 samples on toy data; 5,000 images
-# match the embedded MNIST sample's size and keep FD's bias small for 128-d features.
-DEFAULT_SAMPLES = {"points": 2500, "images": 5000}
+DEFAULT_SAMPLES = DEFAULT_EVALUATION_SAMPLES  # by data kind; the reasons are beside its definition
 EVAL_PREFIX = "eval/"
 
 
@@ -60,6 +59,7 @@ class Evaluator:
         device: torch.device | str = "cpu",
         has_critic: bool = True,
         conditional: bool = False,
+        has_encoder: bool = False,
     ):
         self.kind = dataset.kind
         self.data_name = dataset.name
@@ -73,8 +73,8 @@ class Evaluator:
             find_inception_weights(inception_weights)  # a wrong path is a mistake even where no metric needs it
         self.inception_weights = inception_weights
         # Real samples: a seeded subset (all of them when there are fewer), drawn once.
-        count = min(self.samples, len(dataset))
-        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:count]
+        order = evaluation_order(len(dataset), self.samples, seed)
+        count = len(order)
         order = order.to(dataset.data.device)
         real, labels = dataset.batch(order)
         self.real = real.cpu()
@@ -85,17 +85,25 @@ class Evaluator:
         # Check the choice now, with a stand-in critic, so a bad metric name fails before training starts.
         names = parse_metric_names(metrics)
         self.has_critic = has_critic
+        self.has_encoder = has_encoder
         # A conditional generator draws the class it is given (fake_labels), which metrics can check.
         self.conditional = conditional and self.fake_labels is not None
-        stand_in = self._context(self.real.new_zeros((self.samples, *self.real.shape[1:])), nn.Identity() if has_critic else None)
+        stand_in = self._context(
+            self.real.new_zeros((self.samples, *self.real.shape[1:])), nn.Identity() if has_critic else None,
+            *((nn.Identity(), nn.Identity(), self.real.new_zeros(self.samples, 1)) if has_encoder else ()),
+        )
         self.metrics: list[Metric] = select_metrics(stand_in, names)
         if any(m.kinds == ("images",) for m in self.metrics):
             self._extractor = build_extractor(self.feature_space, inception_weights, device)
 
-    def _context(self, fake: torch.Tensor, critic: nn.Module | None) -> EvalContext:
+    def _context(
+        self, fake: torch.Tensor, critic: nn.Module | None, encoder: nn.Module | None = None,
+        generator: nn.Module | None = None, latent_codes: torch.Tensor | None = None,
+    ) -> EvalContext:
         return EvalContext(
             fake=fake, real=self.real, kind=self.kind, data_name=self.data_name,
             feature_space=self.feature_space, inception_weights=self.inception_weights, critic=critic,
+            encoder=encoder, generator=generator, latent_codes=latent_codes,
             real_labels=self.real_labels, fake_labels=self.fake_labels, conditional=self.conditional,
             device=self.device, extractor=self._extractor,
             # Real features are computed once per Evaluator; generated ones once per evaluation.
@@ -103,14 +111,18 @@ class Evaluator:
         )
 
     def evaluate(
-        self, generator: nn.Module, latent: LatentInput | int, critic: nn.Module | None = None, step: int = 0
+        self, generator: nn.Module, latent: LatentInput | int, critic: nn.Module | None = None, step: int = 0,
+        encoder: nn.Module | None = None,
     ) -> EvalResult:
         """Generate ``samples`` from a fixed latent seed and run every selected metric.
 
-        ``latent`` is the generator's declared input (an int: standard normal codes of that size).
+        ``latent`` is the generator's declared input (an int: standard normal codes of that size);
+        ``encoder`` an inference GAN's E(x), for the encoding metric.
         """
         if self.has_critic and critic is None:
             raise ValueError("this Evaluator was built with has_critic=True: pass the run's critic")
+        if self.has_encoder and encoder is None:
+            raise ValueError("this Evaluator was built with has_encoder=True: pass the run's encoder")
         device = next(generator.parameters()).device
         start = time.perf_counter()
         latent = LatentInput(latent) if isinstance(latent, int) else latent
@@ -118,7 +130,7 @@ class Evaluator:
         labels = None if self.fake_labels is None else self.fake_labels.to(device)
         fake = generate(generator, noise, labels).cpu()
         seconds = {"sampling": time.perf_counter() - start}
-        ctx = self._context(fake, critic)
+        ctx = self._context(fake, critic, *((encoder, generator, noise.cpu()) if encoder is not None else ()))
         values: dict[str, float] = {}
         for m in self.metrics:
             features_before = ctx.timings.get("features", 0.0)

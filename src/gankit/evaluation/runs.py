@@ -1,7 +1,8 @@
 """The evaluator of a run, chosen by what its objective's networks make (the objective's ``evaluates``).
 
 * ``samples``: a latent generator's samples against the real data (``Evaluator``: modes, W1, FD, KID, IS,
-  PRDC, classes), with the run's critic for the metrics that ask it;
+  PRDC, classes), with the run's critic for the metrics that ask it, and an inference GAN's ``encoder``
+  for the encoding metric (NNC, CLS, reconstruction ratio, latent regression);
 * ``translations``: two generators between domains A and B (``TranslationEvaluator``: label preservation,
   cycle ratio, error to the true transform, FD, the steganography check, 2-D mode assignment).
 
@@ -22,7 +23,7 @@ EVALUATES = ("samples", "translations")
 
 
 class SampleRunEvaluator:
-    """``Evaluator`` on the run's ``generator`` role (and its ``critic`` where metrics ask for it)."""
+    """``Evaluator`` on the run's ``generator`` role (its ``critic`` and ``encoder`` where metrics ask for them)."""
 
     def __init__(self, evaluator: Evaluator, latent: LatentInput, with_critic: bool):
         self.evaluator = evaluator
@@ -31,7 +32,7 @@ class SampleRunEvaluator:
 
     def evaluate(self, nets: Mapping[str, nn.Module], step: int = 0) -> EvalResult:
         critic = nets.get("critic") if self.with_critic else None
-        return self.evaluator.evaluate(nets["generator"], self.latent, critic, step)
+        return self.evaluator.evaluate(nets["generator"], self.latent, critic, step, encoder=nets.get("encoder"))
 
 
 def run_evaluator(
@@ -52,5 +53,6 @@ def run_evaluator(
     evaluator = Evaluator(
         dataset, metrics=metrics, samples=samples, features=features, inception_weights=inception_weights,
         seed=seed, device=device, has_critic=with_critic, conditional=getattr(generator, "conditional", False),
+        has_encoder="encoder" in nets,
     )
     return SampleRunEvaluator(evaluator, latent, with_critic)

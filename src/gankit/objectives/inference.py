@@ -10,6 +10,10 @@ z uniform on [-1, 1]; ALI's encoder samples z = mu(x) + sigma(x) eps
 asked for, is taken over the joint input: real and generated pairs are
 interpolated with one weight per pair for x and z alike, and the norm of the
 gradient with respect to both is penalised (WGAN-GP on pairs).
+
+Image runs draw one grid of their own, ``samples/reconstructions.png``: rows
+of fixed held-out images (the held-out part of the default evaluation, where
+the encoding metric is measured) alternating with their G(E(x)).
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from gankit.data import held_out_indices
 from gankit.errors import ConfigError
 from gankit.losses import gradient_norm_penalty, minimax_critic_loss
 from gankit.objectives.base import (
     CRITIC,
+    GRID_ROW,
     Networks,
     Objective,
     ObjectiveParams,
@@ -33,6 +39,8 @@ from gankit.objectives.base import (
     StepContext,
 )
 from gankit.sampling import LatentInput
+
+RECONSTRUCTION_ROWS = 4  # pairs of rows (inputs, reconstructions) in samples/reconstructions.png
 
 
 @dataclass
@@ -103,6 +111,31 @@ class BiGAN(Objective):
 
     def after_step(self, side: str, nets: Networks, stats: Stats, ctx: StepContext) -> None:
         """No constraint: the pair critic needs none."""
+
+    def preview_inputs(self, nets: Networks, dataset, ctx: StepContext, seed: int, grid_size: int) -> dict[str, Tensor | None]:
+        """The generator's fixed noise, and for images fixed held-out images to reconstruct."""
+        inputs = super().preview_inputs(nets, dataset, ctx, seed, grid_size)
+        if dataset.kind == "images":
+            indices = held_out_indices(len(dataset), dataset.kind)[:RECONSTRUCTION_ROWS * GRID_ROW]
+            inputs["held_out"], _ = dataset.batch(indices.to(dataset.data.device))
+            inputs["held_out"] = inputs["held_out"].to(ctx.device)
+        return inputs
+
+    @torch.no_grad()
+    def sample_grids(self, nets: Mapping[str, nn.Module], inputs: dict[str, Tensor | None]) -> dict[str, Tensor]:
+        """``reconstructions``: rows of held-out x, each followed by the row of its G(E(x))."""
+        x = inputs.get("held_out")
+        if x is None:
+            return {}
+        encoder, generator = nets["encoder"], nets["generator"]
+        was = encoder.training, generator.training
+        encoder.eval(), generator.eval()
+        try:
+            rebuilt = generator(encoder(x)).float()
+        finally:
+            encoder.train(was[0]), generator.train(was[1])
+        rows = [part[i:i + GRID_ROW] for i in range(0, len(x), GRID_ROW) for part in (x, rebuilt)]
+        return {"reconstructions": torch.cat(rows)}
 
 
 class ALI(BiGAN):
