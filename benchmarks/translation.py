@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
-import gankit
-from gankit.config import build_config
+from benchmarks.preset_runs import table, train_preset
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -49,31 +47,6 @@ DISCOGAN_COLUMNS = (
 )
 
 
-def _train(preset: str, overrides: list[str], steps: int, out: Path, name: str) -> dict:
-    config = build_config(preset, overrides=[*overrides, f"train.steps={steps}", f"eval.every={steps}",
-                                             "train.tensorboard=false"])
-    start = time.perf_counter()
-    run = gankit.train(config, out=out, name=name, progress=False, log=lambda _: None)
-    wall = time.perf_counter() - start
-    records = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
-    evaluation = next(r for r in reversed(records) if "eval_samples" in r)
-    trained = [r for r in records if "steps_per_s" in r]
-    return {
-        "steps": steps, "wall_s": round(wall, 1),
-        "steps_per_s": round(steps / max(trained[-1]["time"], 1e-9), 2),
-        **{k[len("eval/"):]: v for k, v in evaluation.items() if k.startswith("eval/")},
-    }
-
-
-def _table(title: str, rows: dict[str, dict], columns: tuple[str, ...]) -> str:
-    head = ["setting", *columns, "steps", "wall s"]
-    lines = [f"== {title}", "  ".join(head)]
-    for name, row in rows.items():
-        cells = [name] + [f"{row[c]:.3g}" if isinstance(row.get(c), (int, float)) else "-" for c in columns]
-        lines.append("  ".join(cells + [str(row["steps"]), f"{row['wall_s']:.0f}"]))
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few steps per run: checks the wiring only")
@@ -91,18 +64,18 @@ def main(argv: list[str] | None = None) -> int:
         for data in [d for d in ("mnist:mnist-inverted", "mnist:digits") if d in only]:
             rows = {}
             for name, overrides in CYCLEGAN_ABLATIONS.items():
-                rows[name] = _train("cyclegan-mnist-inverted", [f"data.name={data}", *overrides], cycle_steps,
-                                    Path(tmp), f"cg-{len(results)}-{len(rows)}")
+                rows[name], _ = train_preset("cyclegan-mnist-inverted", [f"data.name={data}", *overrides], cycle_steps,
+                                           Path(tmp), f"cg-{len(results)}-{len(rows)}")
                 print(f"cyclegan {data} {name}: {rows[name]}", flush=True)
             results[f"cyclegan {data}"] = rows
-            text.append(_table(f"CycleGAN ablation on {data} ({cycle_steps} steps each)", rows, CYCLEGAN_COLUMNS))
+            text.append(table(f"CycleGAN ablation on {data} ({cycle_steps} steps each)", rows, CYCLEGAN_COLUMNS))
         rows = {}
         for name, overrides in (DISCOGAN_TRIO if "arc" in only else {}).items():
-            rows[name] = _train("discogan-arc", overrides, disco_steps, Path(tmp), f"dg-{len(rows)}")
+            rows[name], _ = train_preset("discogan-arc", overrides, disco_steps, Path(tmp), f"dg-{len(rows)}")
             print(f"discogan arc {name}: {rows[name]}", flush=True)
         if rows:
             results["discogan 5gaussians:arc"] = rows
-            text.append(_table(f"DiscoGAN's toy, 5gaussians:arc ({disco_steps} steps each)", rows, DISCOGAN_COLUMNS))
+            text.append(table(f"DiscoGAN's toy, 5gaussians:arc ({disco_steps} steps each)", rows, DISCOGAN_COLUMNS))
     report = "\n\n".join(text)
     print(report)
     RESULTS.mkdir(exist_ok=True)

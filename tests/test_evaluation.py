@@ -277,3 +277,18 @@ def test_periodic_evaluation_logs_metrics_and_leaves_training_unchanged(tmp_path
 def test_every_registered_metric_has_a_description_and_a_data_kind():
     for metric in METRICS.values():
         assert metric.description and set(metric.kinds) <= {"points", "images"}
+
+
+def test_responsibility_modes_count_where_the_mass_goes_even_far_from_the_centres():
+    from gankit.evaluation.toy_metrics import responsibility_modes
+
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    near_two = torch.cat([torch.zeros(500, 2), torch.full((500, 2), 10.0)])
+    assert responsibility_modes(near_two, centres, std=0.1) == 2
+    # Samples 3 units off mode 0, far outside 3 std: no high-quality sample, but the mass still goes to mode 0.
+    off = torch.tensor([[3.0, 0.0]]).repeat(1000, 1)
+    assert responsibility_modes(off, centres, std=0.1) == 1
+    assert mode_statistics(off, centres, 0.1)["modes_covered"] == 0
+    # A mode given fewer than 1% of the samples does not count.
+    few = torch.cat([torch.zeros(995, 2), torch.full((5, 2), 10.0)])
+    assert responsibility_modes(few, centres, std=0.1) == 1
