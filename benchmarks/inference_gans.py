@@ -26,7 +26,6 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import torch
 
 import gankit
 from benchmarks.preset_runs import table, train_preset

@@ -188,7 +188,7 @@ class RunData:
 
     @property
     def objective_grids(self) -> list[Path]:
-        """samples/*.png other than the timeline and the final grid (InfoGAN's code sweeps)."""
+        """samples/*.png other than the timeline and the final grid (InfoGAN's code sweeps, BiGAN's reconstructions)."""
         folder = self.path / SAMPLES
         if not folder.is_dir():
             return []

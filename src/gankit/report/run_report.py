@@ -129,7 +129,8 @@ def _pictures(page: Page, run: RunData) -> None:
     extra = run.objective_grids
     if extra:
         section = page.section("The objective's own grids")
-        section.add_text("Grids an objective draws for itself, e.g. InfoGAN's: one latent code varied along each row.")
+        section.add_text("Grids an objective draws for itself, e.g. InfoGAN's (one latent code varied along each row) or "
+                         "BiGAN/ALI's (rows of fixed held-out images, each followed by its reconstruction G(E(x))).")
         page.add_gallery([(path, path.name) for path in extra], min_width=320)
     contours = run.contour_timeline
     if contours:
