@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from gankit.data import held_out_part
 from gankit.evaluation.context import EvalContext
 from gankit.evaluation.registry import metric
+from gankit.sampling import generate
 
 BATCH = 500
 # Logistic regression on 50-d codes of a few thousand images converges well within this many L-BFGS steps.
@@ -38,7 +39,10 @@ LOGISTIC_MAX_ITER = 2000
 
 @torch.no_grad()
 def _batched(network: nn.Module, inputs: Tensor, device) -> Tensor:
-    """``network`` in eval mode over ``inputs``, batched, on the CPU in float32; its mode is restored."""
+    """``network(x)`` in eval mode over ``inputs``, batched, on the CPU in float32; its mode is restored.
+
+    For the encoder, which takes samples; the generator goes through ``sampling.generate`` like everywhere else.
+    """
     was_training = network.training
     network.eval()
     try:
@@ -93,7 +97,7 @@ def encoding(ctx: EvalContext) -> dict[str, float]:
         labels = ctx.real_labels.numpy()
         values.update(classifier_accuracies(codes[fit].numpy(), labels[fit], codes[held].numpy(), labels[held]))
     real_held = ctx.real[held]
-    rebuilt = _batched(ctx.generator, codes[held], ctx.device)
+    rebuilt = generate(ctx.generator, codes[held].to(ctx.device)).cpu()
     error, baseline = mean_pair_distance(real_held, rebuilt), random_pair_distance(real_held, seed=0)
     values.update(reconstruction_error=error, reconstruction_baseline=baseline, reconstruction_ratio=error / baseline)
     # The evaluator's generated samples are G(z) of its fixed prior draws z: E(G(z)) is compared with those draws.

@@ -38,7 +38,7 @@ from gankit.objectives.base import (
     Stats,
     StepContext,
 )
-from gankit.sampling import LatentInput
+from gankit.sampling import LatentInput, generate
 
 RECONSTRUCTION_ROWS = 4  # pairs of rows (inputs, reconstructions) in samples/reconstructions.png
 
@@ -127,13 +127,14 @@ class BiGAN(Objective):
         x = inputs.get("held_out")
         if x is None:
             return {}
-        encoder, generator = nets["encoder"], nets["generator"]
-        was = encoder.training, generator.training
-        encoder.eval(), generator.eval()
+        encoder = nets["encoder"]
+        was_training = encoder.training
+        encoder.eval()  # ALI's encoder returns its posterior mean in eval mode
         try:
-            rebuilt = generator(encoder(x)).float()
+            codes = encoder(x).float()
         finally:
-            encoder.train(was[0]), generator.train(was[1])
+            encoder.train(was_training)
+        rebuilt = generate(nets["generator"], codes)
         rows = [part[i:i + GRID_ROW] for i in range(0, len(x), GRID_ROW) for part in (x, rebuilt)]
         return {"reconstructions": torch.cat(rows)}
 
