@@ -26,6 +26,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+import torch
 
 import gankit
 from benchmarks.preset_runs import table, train_preset
@@ -73,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=10, help="seeds per setting in the mode table (default 10)")
     parser.add_argument("--only", action="append", choices=("mnist", "modes"), help="one part (repeatable)")
     parser.add_argument("--out", default="inference-gans", help="results name under benchmarks/results/")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's own); 1 lets two parts run side by side on 2 cores")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     only = set(args.only or ("mnist", "modes"))
     steps = 5 if args.quick else None
     results: dict[str, dict] = {}

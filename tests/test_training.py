@@ -86,6 +86,8 @@ def flat_tensors(tree, prefix=""):
     ("loss-sensitive-8gaussians", []),
     ("infogan-8gaussians", []),
     ("cwgan-gp-8gaussians", []),
+    # Issue 16's f-GAN: the reverse-KL activation, its gradient penalty on, the saddle-point generator loss.
+    ("fgan-reverse-kl-8gaussians", ["objective.generator_loss=saddle"]),
 ])
 def test_resume_gives_the_same_numbers_as_a_run_that_never_stopped(tmp_path, preset, extra):
     overrides = TINY_TOY + ["train.checkpoint_every=3", "train.log_every=1", *extra]
