@@ -21,7 +21,7 @@ from gankit.errors import ConfigError, DataError, RunDirectoryError
 from gankit.report.compare import write_comparison
 from gankit.report.figures import curve_figure, median_filter
 from gankit.report.html import Page
-from gankit.report.run_data import thin
+from gankit.report.run_data import RunData, thin
 from gankit.report.run_report import write_run_report
 from gankit.zoo import run_zoo
 
@@ -397,3 +397,30 @@ def test_pages_render_in_headless_chromium(runs, tmp_path, which):
     for index, image in enumerate(result["images"]):
         assert image["width"] > 0 and image["height"] > 0 and image["shown"] > 0, (index, image)
         assert image["std"] > 0, (index, image)
+
+
+def test_zoo_with_seeds_reports_mean_and_std_over_each_presets_seeds(tmp_path, capsys):
+    out = tmp_path / "zoo"
+    overrides = [*TINY_TOY, "eval.every=2", "train.seed=5"]
+    page = run_zoo(["gan-8gaussians", "wgan-gp-8gaussians"], steps=2, out=out, overrides=overrides,
+                   progress=True, seeds=2)
+    # The seeds count up from the run's own seed.
+    names = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert names == ["gan-8gaussians-seed5", "gan-8gaussians-seed6",
+                     "wgan-gp-8gaussians-seed5", "wgan-gp-8gaussians-seed6"]
+    summary = json.loads((out / "seeds.json").read_text())
+    assert set(summary) == {"gan-8gaussians", "wgan-gp-8gaussians"}
+    for group in summary:
+        w1 = [RunData.load(out / f"{group}-seed{s}").last("eval/w1") for s in (5, 6)]
+        assert w1[0] != w1[1]  # the seed took effect
+        cell = summary[group]["eval/w1"]
+        assert cell["n"] == 2 and cell["values"] == w1
+        assert cell["mean"] == pytest.approx(sum(w1) / 2)
+        assert cell["std"] == pytest.approx(abs(w1[0] - w1[1]) / 2 ** 0.5)  # the sample std of two values
+    text = page.read_text(encoding="utf-8")
+    assert "Across seeds" in text and "± " in text
+    assert "gan-8gaussians over 2 seeds: " in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:  # argparse's own refusal: one usage line, exit 2
+        main(["zoo", "--presets", "gan-8gaussians", "--seeds", "0", "--out", str(tmp_path / "z")])
+    assert refused.value.code == 2 and "--seeds: must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "z").exists()

@@ -34,6 +34,7 @@ EPILOG_ZOO = """examples:
   gankit zoo --data mnist --max-seconds 300        # the MNIST presets, 5 minutes of training each
   gankit zoo --presets wgan-gp-8gaussians,gan-8gaussians --steps 500 --out runs/two
   gankit zoo --steps 200 --set train.device=cpu --set train.batch_size=128
+  gankit zoo --presets wgan-gp-8gaussians --seeds 5   # mean +- std over 5 seeds
 """
 
 
@@ -143,6 +144,9 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--vary", metavar="KEY=V1,V2,...",
                    help="train each preset once per value of one setting: an ablation as one zoo, e.g. "
                    "--vary objective.cycle=none,forward,both")
+    p.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
+                   help="train each run with N seeds (its train.seed and the N-1 after it) and report mean and "
+                   "std over them beside every seed's values (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines or bars")
     p.set_defaults(handler=_cmd_zoo)
 
@@ -190,7 +194,7 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
         raise ConfigError(f"--set takes KEY=VALUE, got '{bad[0]}'")
     page = run_zoo(
         presets, data=args.data, steps=args.steps, max_seconds=args.max_seconds, out=Path(args.out),
-        overrides=args.settings, progress=not args.no_progress, vary=args.vary,
+        overrides=args.settings, progress=not args.no_progress, vary=args.vary, seeds=args.seeds,
     )
     print(page)
     return 0

@@ -12,6 +12,7 @@ the last preset name should not surface an hour into the sweep.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Callable, Sequence
 
 from gankit.config import RunConfig, build_config, preset_names, read_preset
 from gankit.errors import ConfigError, RunDirectoryError, TrainingDiverged
+from gankit.report.across_seeds import summarise
 from gankit.report.compare import COMPARISON_FILE, write_comparison
 from gankit.report.run_data import RunData
 from gankit.training.run_dir import check_run_name
@@ -30,6 +32,8 @@ TOY_DATA = ("8gaussians", "25gaussians", "swissroll")
 # With only a time budget the step count must not stop a run first; no
 # machine reaches this many generator steps in any sensible budget.
 UNBOUNDED_STEPS = 1_000_000_000
+SEED_SUMMARY_FILE = "seeds.json"
+SUMMARY_LINE_METRICS = 4  # metrics per group in the zoo's closing log lines; the page and seeds.json have all
 
 
 def default_presets(data: str) -> list[str]:
@@ -65,6 +69,7 @@ def _run_name(preset: str, data: str | None) -> str:
 class _Entry:
     name: str
     config: RunConfig
+    group: str  # the name less its seed suffix: the runs of one group differ only in their seed
 
 
 def parse_variation(text: str | None) -> list[tuple[str, str]]:
@@ -90,10 +95,13 @@ def _plan(
     overrides: Sequence[str],
     out: Path,
     vary: str | None = None,
+    seeds: int = 1,
 ) -> list[_Entry]:
     """Every run's config and folder name, checked before anything trains."""
     if not presets:
         raise ConfigError("the zoo needs at least one preset")
+    if seeds < 1:
+        raise ConfigError(f"the zoo's seed count must be at least 1, got {seeds}")
     if steps is not None and steps < 1:
         raise ConfigError(f"the zoo's step budget must be at least 1, got {steps}")
     if max_seconds is not None and max_seconds <= 0:
@@ -111,15 +119,21 @@ def _plan(
         for setting, suffix in variations:
             # The budget comes last: every run must get the same one, whatever the overrides say.
             varied = [setting] if setting else []
-            config = build_config(preset, overrides=data_override + list(overrides) + varied + budget)
-            name = check_run_name(_run_name(preset, data) + suffix)
-            if any(entry.name == name for entry in entries):
-                raise ConfigError(f"preset '{preset}' is listed twice (both would train into '{out / name}')")
-            if (out / name).exists():
-                raise RunDirectoryError(
-                    f"'{out / name}' already exists: pass another --out for this zoo, or remove the old runs"
-                )
-            entries.append(_Entry(name, config))
+            settings = data_override + list(overrides) + varied
+            config = build_config(preset, overrides=settings + budget)
+            group = _run_name(preset, data) + suffix
+            # Several seeds count up from the run's own seed (0 unless --set train.seed=K moved it).
+            for seed in range(config.train.seed, config.train.seed + seeds) if seeds > 1 else (None,):
+                if seed is not None:
+                    config = build_config(preset, overrides=settings + [f"train.seed={seed}"] + budget)
+                name = check_run_name(group if seed is None else f"{group}-seed{seed}")
+                if any(entry.name == name for entry in entries):
+                    raise ConfigError(f"preset '{preset}' is listed twice (both would train into '{out / name}')")
+                if (out / name).exists():
+                    raise RunDirectoryError(
+                        f"'{out / name}' already exists: pass another --out for this zoo, or remove the old runs"
+                    )
+                entries.append(_Entry(name, config, group))
     datasets = {(e.config.data.name, e.config.data.image_size, e.config.data.channels) for e in entries}
     if len(datasets) > 1:
         which = ", ".join(f"{e.name}: {e.config.data.name}" for e in entries)
@@ -141,6 +155,7 @@ def run_zoo(
     progress: bool = True,
     log: Callable[[str], None] = print,
     vary: str | None = None,
+    seeds: int = 1,
 ) -> Path:
     """Train each preset into ``out/NAME`` on the same data and budget; return the comparison page's path.
 
@@ -150,8 +165,11 @@ def run_zoo(
     the first reached stops a run); with neither, every run trains
     ``DEFAULT_STEPS`` steps. ``overrides`` are ``key=value`` settings applied
     to every run; ``vary`` (``KEY=V1,V2,...``) trains each preset once per
-    value, which makes a paper's ablation one zoo. A run that diverges is reported and the sweep goes on; on
-    Ctrl-C the finished runs are compared before the interrupt propagates.
+    value, which makes a paper's ablation one zoo. ``seeds`` above 1 trains each of those runs with that
+    many seeds (the run's seed and the ones after it, folders ``NAME-seedK``); the page then opens with
+    mean +- std over the seeds and ``OUT/seeds.json`` holds the same numbers with every seed's values.
+    A run that diverges is reported and the sweep goes on; on Ctrl-C the finished runs are compared before
+    the interrupt propagates.
     """
     import gankit.api as api
 
@@ -159,7 +177,7 @@ def run_zoo(
         data = data or DEFAULT_DATA
         presets = default_presets(data)
     out = Path(out)
-    entries = _plan(list(presets), data, steps, max_seconds, overrides, out, vary)
+    entries = _plan(list(presets), data, steps, max_seconds, overrides, out, vary, seeds)
     out.mkdir(parents=True, exist_ok=True)
     say = log if progress else _quiet
     total, trained, notes = len(entries), [], []
@@ -184,11 +202,36 @@ def run_zoo(
     comparable = [path for path in trained if _has_records(path)]
     if not comparable:
         raise TrainingDiverged("no run of the zoo logged anything to compare: see the messages above")
-    page = write_comparison(comparable, out / COMPARISON_FILE, notes=notes)
+    seed_groups = _seed_groups(entries, comparable, out) if seeds > 1 else None
+    if seed_groups:
+        _write_seed_summary(comparable, seed_groups, out, say)
+    page = write_comparison(comparable, out / COMPARISON_FILE, notes=notes, seed_groups=seed_groups)
     say(f"comparison of {len(comparable)} runs: {page}")
     if interrupted:
         raise KeyboardInterrupt
     return page
+
+
+def _seed_groups(entries: Sequence[_Entry], comparable: Sequence[Path], out: Path) -> dict[str, list[int]]:
+    """Each group's runs as indices into ``comparable`` (runs that logged nothing are not in it)."""
+    index = {path: i for i, path in enumerate(comparable)}
+    groups: dict[str, list[int]] = {}
+    for entry in entries:
+        if out / entry.name in index:
+            groups.setdefault(entry.group, []).append(index[out / entry.name])
+    return groups
+
+
+def _write_seed_summary(comparable: Sequence[Path], groups: dict[str, list[int]], out: Path,
+                        say: Callable[[str], None]) -> None:
+    """OUT/seeds.json, and one line per group with its first evaluation metrics as mean +- std."""
+    runs = [RunData.load(path) for path in comparable]
+    summary = summarise({group: [runs[i] for i in indices] for group, indices in groups.items()})
+    (out / SEED_SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+    for group, quantities in summary.items():
+        shown = [k for k in quantities if k.startswith("eval/")][:SUMMARY_LINE_METRICS]
+        cells = ", ".join(f"{k[len('eval/'):]} {quantities[k]['mean']:.4g} ± {quantities[k]['std']:.2g}" for k in shown)
+        say(f"{group} over {len(groups[group])} seeds: {cells or 'no evaluation'}")
 
 
 def _has_records(path: Path) -> bool:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from gankit.errors import ConfigError, DataError
+from gankit.report.across_seeds import summarise, summary_table
 from gankit.report.figures import DEFAULT_MEDIAN_WINDOW, overlay_figure
 from gankit.report.html import Page, figure_png
 from gankit.report.run_data import RunData, ordered_keys
@@ -74,9 +75,16 @@ def _shared(runs: Sequence[RunData], evaluation: bool) -> list[str]:
 
 
 def build_comparison_page(
-    runs: Sequence[RunData], median_window: int = DEFAULT_MEDIAN_WINDOW, notes: Sequence[str] = ()
+    runs: Sequence[RunData],
+    median_window: int = DEFAULT_MEDIAN_WINDOW,
+    notes: Sequence[str] = (),
+    seed_groups: Mapping[str, Sequence[int]] | None = None,
 ) -> Page:
-    """The comparison of loaded runs, not yet written (the data check is the caller's)."""
+    """The comparison of loaded runs, not yet written (the data check is the caller's).
+
+    ``seed_groups`` names sets of runs (indices into ``runs``) that differ only in their seed: the page then
+    opens with each group's final numbers as mean +- std over its seeds.
+    """
     labels = run_labels(runs)
     written = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     datasets = {run.describe_data() for run in runs}
@@ -86,6 +94,11 @@ def build_comparison_page(
         subtitle=", ".join(labels),
         footer=f"written by gankit on {written}",
     )
+    if seed_groups:
+        across = page.section("Across seeds")
+        across.add_text("Each final number as mean ± sample std over the seeds (how many in brackets); "
+                        "the table below has every seed's own values.")
+        across.add_table(*summary_table(summarise({g: [runs[i] for i in idx] for g, idx in seed_groups.items()})))
     summary = page.section("Final numbers")
     for note in notes:
         summary.add_text(note)
@@ -124,12 +137,14 @@ def write_comparison(
     force: bool = False,
     median_window: int = DEFAULT_MEDIAN_WINDOW,
     notes: Sequence[str] = (),
+    seed_groups: Mapping[str, Sequence[int]] | None = None,
 ) -> Path:
     """Write one page comparing ``run_dirs`` to ``out_path`` and return its path.
 
     Runs trained on different data (``data.name``, ``image_size``,
     ``channels`` of their config.yaml) raise DataError unless ``force``.
-    ``notes`` are lines of text put above the table (the zoo lists failed runs there).
+    ``notes`` are lines of text put above the table (the zoo lists failed runs there); ``seed_groups``
+    (name: indices into ``run_dirs``) adds the across-seeds table.
     """
     if not run_dirs:
         raise ConfigError("nothing to compare: pass at least one run folder")
@@ -142,4 +157,4 @@ def write_comparison(
         out_path = out_path / COMPARISON_FILE
     if not out_path.parent.is_dir():
         raise ConfigError(f"cannot write '{out_path}': the folder '{out_path.parent}' does not exist")
-    return build_comparison_page(runs, median_window, notes).write(out_path)
+    return build_comparison_page(runs, median_window, notes, seed_groups).write(out_path)
