@@ -38,7 +38,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="generator steps to train to")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--data", help="dataset: 8gaussians, 25gaussians, swissroll, mnist, digits, cifar10, celeba or a folder")
+    p.add_argument("--data", help="dataset: 8gaussians, 25gaussians, swissroll, mnist, stacked-mnist, digits, cifar10, celeba or a folder")
     p.add_argument("--data-root", help="where torchvision datasets live (default: data)")
     p.add_argument("--image-size", type=int, help="resize images to this many pixels square")
     p.add_argument("--batch-size", type=int, help="global batch size")
@@ -211,7 +211,8 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", metavar="NAMES", help="comma-separated metric names (default: all that fit the data)")
     p.add_argument("--samples", type=int, help="generated (and real) samples: default 2500 for 2-D data, 5000 for images")
     p.add_argument("--features", default="auto", choices=FEATURE_SPACES,
-                   help="feature space for image metrics: auto = MNIST classifier for grey images, Inception-v3 for colour")
+                   help="feature space for image metrics: auto = MNIST classifier for grey images, the same per channel "
+                   "for stacked-mnist, Inception-v3 for other colour images")
     p.add_argument("--inception-weights", metavar="PATH", help="Inception-v3 weights file (torch-fidelity's .pth)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latent noise and the real subset (default 0)")
     p.add_argument("--device", default="cpu", help="device to evaluate on (default cpu)")

@@ -368,8 +368,8 @@ def validate(config: RunConfig) -> None:
     e = config.eval
     _check(problems, e.every >= 0, f"eval.every must be >= 0 (0 turns evaluation off), got {e.every}")
     _check(problems, e.samples is None or e.samples >= 2, f"eval.samples must be >= 2, got {e.samples}")
-    _check(problems, e.features in ("auto", "classifier", "inception"),
-           f"eval.features must be auto, classifier or inception, got '{e.features}'")
+    _check(problems, e.features in ("auto", "classifier", "stacked-classifier", "inception"),
+           f"eval.features must be auto, classifier, stacked-classifier or inception, got '{e.features}'")
     for role in ("generator", "critic"):
         o: OptimizerConfig = getattr(config.optim, role)
         key = f"optim.{role}"

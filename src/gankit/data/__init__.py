@@ -1,4 +1,4 @@
-"""Datasets for training: 2-D toy sets, digits, CIFAR-10, CelebA, or any folder of images.
+"""Datasets for training: 2-D toy sets, digits, Stacked MNIST, CIFAR-10, CelebA, or any folder of images.
 
 ``load_dataset`` returns a ``Dataset`` held entirely in memory (images as
 uint8), so the trainer can move it to the device once and draw batches there.
@@ -23,6 +23,7 @@ from gankit.data.domains import MultiDomainDataset
 from gankit.data.folder import load_folder
 from gankit.data.mnist import load_digits, load_mnist
 from gankit.data.pairs import EMBEDDED_PAIRS, is_pair_name, load_pair
+from gankit.data.stacked import STACKED_MODES, STACKED_NAME, load_stacked_mnist, stacked_label
 from gankit.data.toy import MIXTURE_NAMES, TOY_NAMES, load_toy, toy_mixture
 from gankit.data.torchvision_sets import load_cifar10, load_celeba
 from gankit.errors import DataError, did_you_mean
@@ -38,6 +39,9 @@ __all__ = [
     "Dataset",
     "EMBEDDED_PAIRS",
     "MultiDomainDataset",
+    "STACKED_MODES",
+    "STACKED_NAME",
+    "stacked_label",
     "load_dataset",
     "to_uint8_images",
     "toy_mixture",
@@ -49,6 +53,7 @@ _IMAGE_LOADERS: dict[str, Callable[[str, int | None, int | None], Dataset]] = {
     "mnist": load_mnist,
     "mnist-sample": lambda root, size, channels: load_mnist(root, size, channels, force_sample=True),
     "digits": lambda root, size, channels: load_digits(size, channels),
+    STACKED_NAME: load_stacked_mnist,
     "cifar10": load_cifar10,
     "celeba": load_celeba,
 }

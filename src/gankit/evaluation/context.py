@@ -18,7 +18,7 @@ class EvalContext:
     real: Tensor  # real samples drawn from the training data, same layout
     kind: str  # "points" or "images"
     data_name: str
-    feature_space: str = "classifier"  # resolved: "classifier" or "inception"
+    feature_space: str = "classifier"  # resolved: "classifier", "stacked-classifier" or "inception"
     inception_weights: str | None = None
     critic: nn.Module | None = None  # the run's critic, where the metric needs its own estimate
     # An inference GAN's encoder, with the generator and the prior draws z that made ``fake`` (fake = G(z)).

@@ -68,7 +68,7 @@ class Evaluator:
             raise EvaluationError(f"evaluation needs at least 2 samples, got {self.samples}: raise --samples")
         self.seed = seed
         self.device = device
-        self.feature_space = choose_feature_space(features, dataset.sample_shape[0]) if dataset.kind == "images" else "none"
+        self.feature_space = choose_feature_space(features, dataset.sample_shape[0], dataset.name) if dataset.kind == "images" else "none"
         if inception_weights is not None:
             find_inception_weights(inception_weights)  # a wrong path is a mistake even where no metric needs it
         self.inception_weights = inception_weights

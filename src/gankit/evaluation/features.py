@@ -1,7 +1,10 @@
-"""Feature extractors for the image metrics: the shipped MNIST classifier, or Inception-v3.
+"""Feature extractors for the image metrics: the shipped MNIST classifier (per channel for Stacked MNIST), or Inception-v3.
 
 An extractor maps images in [-1, 1] to (features, class probabilities). The
-MNIST classifier suits grey digits and needs nothing downloaded; Inception-v3
+MNIST classifier suits grey digits and needs nothing downloaded; on Stacked
+MNIST it reads each channel as one digit, so the features are the three
+channels' features side by side and the probabilities are over the 1,000
+digit triples (the product of the three channels'). Inception-v3
 (through torch-fidelity, the implementation that matches the reference
 TensorFlow FID) suits natural RGB images but needs weights that cannot be
 fetched here, so they come from ``--inception-weights`` or the torch hub cache.
@@ -19,10 +22,12 @@ import torch
 from torch import Tensor
 
 from gankit.data.dataset import to_uint8_images
+from gankit.data.stacked import STACKED_NAME
 from gankit.errors import CheckpointError, EvaluationError
 from gankit.evaluation.classifier import as_classifier_input, load_mnist_classifier
 
-FEATURE_SPACES = ("auto", "classifier", "inception")
+FEATURE_SPACES = ("auto", "classifier", "stacked-classifier", "inception")
+STACKED_SPACE = "stacked-classifier"
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
 
@@ -33,12 +38,17 @@ class FeatureExtractor:
     extract: Callable[[Tensor], tuple[np.ndarray, np.ndarray]]  # images in [-1, 1] -> (features, probabilities)
 
 
-def choose_feature_space(requested: str, channels: int) -> str:
-    """``auto`` is the classifier for grey images and Inception-v3 for colour ones."""
+def choose_feature_space(requested: str, channels: int, data_name: str | None = None) -> str:
+    """``auto`` is the classifier for grey images, the per-channel one for Stacked MNIST, Inception-v3 for colour."""
     if requested not in FEATURE_SPACES:
         raise EvaluationError(f"unknown feature space '{requested}': use one of {', '.join(FEATURE_SPACES)}")
+    if requested == STACKED_SPACE and channels != 3:
+        raise EvaluationError(f"--features {STACKED_SPACE} reads one digit per colour channel, so it needs 3-channel "
+                              f"images, not {channels}: use --features classifier")
     if requested != "auto":
         return requested
+    if data_name == STACKED_NAME:
+        return STACKED_SPACE
     return "classifier" if channels == 1 else "inception"
 
 
@@ -61,6 +71,25 @@ def classifier_extractor(device: torch.device | str = "cpu", weights: str | Path
         return feats, logits.softmax(1)
 
     return FeatureExtractor(name, lambda images: _batched(call, images, 500))
+
+
+def stacked_classifier_extractor(device: torch.device | str = "cpu") -> FeatureExtractor:
+    """Each colour channel through the MNIST classifier as a grey digit: concatenated features, triple probabilities.
+
+    The probability of triple (r, g, b) is p_R(r) p_G(g) p_B(b), laid out as
+    ``stacked_label`` numbers them (100 r + 10 g + b), so its argmax is the
+    triple of the three channels' argmaxes.
+    """
+    model = load_mnist_classifier(device=device)
+
+    def call(images: Tensor) -> tuple[Tensor, Tensor]:
+        images = images.to(device).float()
+        outputs = [model(as_classifier_input(images[:, c:c + 1])) for c in range(3)]
+        red, green, blue = (logits.softmax(1) for _, logits in outputs)
+        triples = red[:, :, None, None] * green[:, None, :, None] * blue[:, None, None, :]
+        return torch.cat([feats for feats, _ in outputs], 1), triples.flatten(1)
+
+    return FeatureExtractor("mnist-classifier-per-channel", lambda images: _batched(call, images, 500))
 
 
 def find_inception_weights(path: str | None) -> Path:
@@ -118,4 +147,6 @@ def build_extractor(space: str, inception_weights: str | None, device: torch.dev
     with torch.random.fork_rng(devices=[]):
         if space == "classifier":
             return classifier_extractor(device)
+        if space == STACKED_SPACE:
+            return stacked_classifier_extractor(device)
         return inception_extractor(inception_weights, device)
