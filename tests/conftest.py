@@ -27,3 +27,18 @@ def tiny_toy_config():
         return build_config(preset, overrides=TINY_TOY + list(extra))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def classified_digits():
+    """Embedded MNIST digits that the shipped classifier reads as their label, by class ([-1, 1] images)."""
+    import torch
+
+    from gankit.data import load_dataset
+    from gankit.evaluation.features import classifier_extractor
+
+    mnist = load_dataset("mnist")
+    images, labels = mnist.batch(torch.arange(0, len(mnist), 8))  # the sample is sorted by class: every 8th
+    _, probabilities = classifier_extractor().extract(images)
+    right = probabilities.argmax(1) == labels.numpy()
+    return {k: images[torch.from_numpy(right & (labels.numpy() == k))] for k in range(10)}

@@ -21,16 +21,6 @@ def stacked():
     return load_dataset("stacked-mnist")
 
 
-@pytest.fixture(scope="module")
-def digits_by_class():
-    """Embedded MNIST digits that the shipped classifier reads as their label, by class (as [-1, 1] images)."""
-    mnist = load_dataset("mnist")
-    images, labels = mnist.batch(torch.arange(0, len(mnist), 8))  # the sample is sorted by class: take every 8th
-    _, probabilities = classifier_extractor().extract(images)
-    right = probabilities.argmax(1) == labels.numpy()
-    return {k: images[torch.from_numpy(right & (labels.numpy() == k))] for k in range(10)}
-
-
 def test_each_image_stacks_three_digits_whose_labels_make_its_mode(stacked):
     mnist = load_dataset("mnist")
     assert stacked.data.shape[1:] == (3, 28, 28) and stacked.data.dtype == torch.uint8
@@ -51,15 +41,15 @@ def test_stacked_mnist_refuses_one_channel_and_resizes(stacked):
     assert load_dataset("stacked-mnist", image_size=32).data.shape[1:] == (3, 32, 32)
 
 
-def _stacked_images(digits_by_class, triples):
-    return torch.stack([torch.cat([digits_by_class[d][i % len(digits_by_class[d])] for d in triple])
+def _stacked_images(classified_digits, triples):
+    return torch.stack([torch.cat([classified_digits[d][i % len(classified_digits[d])] for d in triple])
                         for i, triple in enumerate(triples)])
 
 
-def test_modes_and_kl_are_counted_channel_by_channel(digits_by_class):
+def test_modes_and_kl_are_counted_channel_by_channel(classified_digits):
     # Half the samples on 123, 30% on 999, 20% on 047: 3 modes; KL to uniform worked out by hand.
     triples = [(1, 2, 3)] * 10 + [(9, 9, 9)] * 6 + [(0, 4, 7)] * 4
-    fake = _stacked_images(digits_by_class, triples)
+    fake = _stacked_images(classified_digits, triples)
     ctx = EvalContext(fake=fake, real=fake, kind="images", data_name="stacked-mnist", feature_space=STACKED_SPACE)
     result = stacked_modes(ctx)
     assert result["stacked_modes"] == 3

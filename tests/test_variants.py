@@ -5,6 +5,7 @@ Losses are checked against numbers worked out by hand in the comments.
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,7 @@ from torch import nn
 
 from gankit.config import build_config, resolve
 from gankit.errors import ConfigError
+from gankit.evaluation.metrics import code_digit_matching, code_digits
 from gankit.models import LatentCodes, ModelConfig, build_critic, build_generator
 from gankit.models.heads import AutoEncoderCritic, AutoEncoderHead, QHead
 from gankit.objectives import CriticBatch, StepContext, objective_class
@@ -243,6 +245,9 @@ def test_infogan_critic_and_generator_losses_add_the_information_loss():
     info = F.cross_entropy(q[:, :3], category) + 0.1 * 0.5 * (q[:, 3:] - continuous).pow(2).sum(1).mean()
     assert loss.item() == pytest.approx((gan + info).item(), rel=1e-5)
     assert stats["info_loss"].item() == pytest.approx(info.item(), rel=1e-5)
+    # The logged lower bound on I(c; G(z)): log 3 - CE for a uniform 3-way code.
+    ce = F.cross_entropy(q[:, :3], category)
+    assert stats["mutual_information_bound"].item() == pytest.approx(math.log(3) - ce.item(), rel=1e-5)
     generator_loss, _ = objective.score_generator(critic, fake, latent=z)
     assert generator_loss.item() == pytest.approx((F.softplus(-scores_fake).mean() + info).item(), rel=1e-5)
 
@@ -274,6 +279,37 @@ def test_infogan_runs_write_one_grid_per_code(tiny_toy_config, tmp_path):
     gankit.train(config, out=tmp_path, name="i", progress=False, log=lambda m: None)
     names = sorted(p.name for p in (tmp_path / "i" / "samples").glob("codes_*.png"))
     assert names == ["codes_categorical.png", "codes_continuous_0.png", "codes_continuous_1.png"]
+
+
+def test_code_digit_matching_takes_the_best_one_to_one_assignment():
+    codes = np.repeat(np.arange(10), 10)
+    assert code_digit_matching(codes, (codes * 3 + 1) % 10, 10, 10) == 1.0  # a permutation reads perfectly
+    assert code_digit_matching(codes, np.zeros(100, dtype=int), 10, 10) == pytest.approx(0.1)  # one digit for all
+    # Code 0 draws 4s and 5s (6 and 4 of its 10), code 1 only 5s; codes 2-9 keep their digits (80). One code
+    # per digit: giving 4 to code 0 (6) or 5 to code 1 (10) takes it from code 4 or 5 (10 each), so 80 count.
+    digits = codes.copy()
+    digits[:10] = [4] * 6 + [5] * 4
+    digits[10:20] = 5
+    assert code_digit_matching(codes, digits, 10, 10) == pytest.approx(0.80)
+
+
+def test_code_digits_reads_each_categorical_code_by_the_classifier(classified_digits):
+    from gankit.evaluation.context import EvalContext
+
+    codes = LatentCodes(categories=10, continuous=0)
+    category = torch.arange(40) % 10
+    z = torch.cat([torch.randn(40, 3), torch.nn.functional.one_hot(category, 10).float() * 5 - 2.5], 1)
+    assert torch.equal(codes.targets(z)[0], category)
+    perm = [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]
+    # A generator whose code k draws digit perm[k]: the code is a perfect classifier up to relabelling.
+    fake = torch.stack([classified_digits[perm[k]][i % len(classified_digits[perm[k]])]
+                        for i, k in enumerate(category.tolist())])
+    ctx = EvalContext(fake=fake, real=fake, kind="images", data_name="mnist", latent_codes=z, codes=codes)
+    assert code_digits(ctx)["code_digit_accuracy"] == 1.0
+    # One that ignores its code and draws 7s whatever it is asked: the matching finds one code right in ten.
+    sevens = classified_digits[7][:1].expand(40, -1, -1, -1)
+    ctx = EvalContext(fake=sevens, real=fake, kind="images", data_name="mnist", latent_codes=z, codes=codes)
+    assert code_digits(ctx)["code_digit_accuracy"] == pytest.approx(0.1)
 
 
 # ------------------------------------------------------------------ conditional models

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.evaluation.features import FeatureExtractor, build_extractor
+from gankit.models import LatentCodes
 
 
 @dataclass
@@ -21,10 +22,11 @@ class EvalContext:
     feature_space: str = "classifier"  # resolved: "classifier", "stacked-classifier" or "inception"
     inception_weights: str | None = None
     critic: nn.Module | None = None  # the run's critic, where the metric needs its own estimate
-    # An inference GAN's encoder, with the generator and the prior draws z that made ``fake`` (fake = G(z)).
+    # An inference GAN's encoder; the generator and the prior draws z that made ``fake`` (fake = G(z)).
     encoder: nn.Module | None = None
     generator: nn.Module | None = None
     latent_codes: Tensor | None = None
+    codes: LatentCodes | None = None  # InfoGAN's structured codes at the end of latent_codes, where the run has them
     real_labels: Tensor | None = None  # class labels, for conditional critics
     fake_labels: Tensor | None = None
     conditional: bool = False  # the generator drew fake[i] of class fake_labels[i]

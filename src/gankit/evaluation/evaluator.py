@@ -17,6 +17,7 @@ from gankit.evaluation import metrics as _registered  # noqa: F401  (importing r
 from gankit.evaluation.context import EvalContext
 from gankit.evaluation.features import FeatureExtractor, build_extractor, choose_feature_space, find_inception_weights
 from gankit.evaluation.registry import Metric, parse_metric_names, select_metrics
+from gankit.models import LatentCodes
 from gankit.sampling import LatentInput, generate
 
 DEFAULT_SAMPLES = DEFAULT_EVALUATION_SAMPLES  # by data kind; the reasons are beside its definition
@@ -60,6 +61,7 @@ class Evaluator:
         has_critic: bool = True,
         conditional: bool = False,
         has_encoder: bool = False,
+        codes: LatentCodes | None = None,
     ):
         self.kind = dataset.kind
         self.data_name = dataset.name
@@ -86,6 +88,7 @@ class Evaluator:
         names = parse_metric_names(metrics)
         self.has_critic = has_critic
         self.has_encoder = has_encoder
+        self.codes = codes  # InfoGAN's: the code metrics read which category made each sample
         # A conditional generator draws the class it is given (fake_labels), which metrics can check.
         self.conditional = conditional and self.fake_labels is not None
         stand_in = self._context(
@@ -103,7 +106,7 @@ class Evaluator:
         return EvalContext(
             fake=fake, real=self.real, kind=self.kind, data_name=self.data_name,
             feature_space=self.feature_space, inception_weights=self.inception_weights, critic=critic,
-            encoder=encoder, generator=generator, latent_codes=latent_codes,
+            encoder=encoder, generator=generator, latent_codes=latent_codes, codes=self.codes,
             real_labels=self.real_labels, fake_labels=self.fake_labels, conditional=self.conditional,
             device=self.device, extractor=self._extractor,
             # Real features are computed once per Evaluator; generated ones once per evaluation.
@@ -130,7 +133,7 @@ class Evaluator:
         labels = None if self.fake_labels is None else self.fake_labels.to(device)
         fake = generate(generator, noise, labels).cpu()
         seconds = {"sampling": time.perf_counter() - start}
-        ctx = self._context(fake, critic, *((encoder, generator, noise.cpu()) if encoder is not None else ()))
+        ctx = self._context(fake, critic, encoder, generator, noise.cpu())
         values: dict[str, float] = {}
         for m in self.metrics:
             features_before = ctx.timings.get("features", 0.0)

@@ -120,6 +120,38 @@ def stacked_modes(ctx: EvalContext) -> dict[str, float]:
             "stacked_kl": float((histogram[nonzero] * np.log(histogram[nonzero] * STACKED_MODES)).sum())}
 
 
+def _needs_categorical_code(ctx: EvalContext) -> str | None:
+    if ctx.codes is None or ctx.codes.categories < 2:
+        return "metric 'code_digits' reads InfoGAN's categorical code: it measures infogan runs with objective.categories >= 2"
+    if ctx.feature_space != "classifier":
+        return "metric 'code_digits' reads digits with the MNIST classifier, so it needs --features classifier"
+    return None
+
+
+def code_digit_matching(categories: np.ndarray, digits: np.ndarray, num_codes: int, num_digits: int) -> float:
+    """Share of samples whose code maps to their digit under the best one-to-one code-digit matching.
+
+    The matching maximises the matched count (the Hungarian algorithm on the code x digit confusion
+    counts), so a code that splits one digit in two, or a digit no code owns, costs accuracy.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    confusion = np.zeros((num_codes, num_digits))
+    np.add.at(confusion, (categories, digits), 1)
+    rows, columns = linear_sum_assignment(confusion, maximize=True)
+    return float(confusion[rows, columns].sum() / len(categories))
+
+
+@metric("code_digits", kinds=("images",), applies=_needs_categorical_code,
+        description="InfoGAN: accuracy of the categorical code as a digit classifier (its samples read by the "
+                    "MNIST classifier, best one-to-one code-digit matching)")
+def code_digits(ctx: EvalContext) -> dict[str, float]:
+    category, _ = ctx.codes.targets(ctx.latent_codes)
+    digits = ctx.fake_probabilities.argmax(1)
+    num_digits = ctx.fake_probabilities.shape[1]
+    return {"code_digit_accuracy": code_digit_matching(category.numpy(), digits, ctx.codes.categories, num_digits)}
+
+
 def _needs_conditional_classifier(ctx: EvalContext) -> str | None:
     if not ctx.conditional:
         return "metric 'label_match' checks the class a conditional generator was asked for: train with model.conditional=true"

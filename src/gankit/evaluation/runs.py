@@ -53,6 +53,6 @@ def run_evaluator(
     evaluator = Evaluator(
         dataset, metrics=metrics, samples=samples, features=features, inception_weights=inception_weights,
         seed=seed, device=device, has_critic=with_critic, conditional=getattr(generator, "conditional", False),
-        has_encoder="encoder" in nets,
+        has_encoder="encoder" in nets, codes=getattr(generator, "codes", None),
     )
     return SampleRunEvaluator(evaluator, latent, with_critic)

@@ -15,9 +15,9 @@ script, squashes the gradient. Beside L_I the game is the non-saturating GAN.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -77,6 +77,8 @@ class InfoGAN(NonSaturatingGAN):
         stats = {"info_loss": loss.detach()}
         if category is not None:
             stats["code_accuracy"] = (q_outputs[:, : self.codes.categories].argmax(1) == category).float().mean()
+            # The paper's lower bound on I(c; G(z)) for a uniform categorical c: H(c) - CE = log k - CE.
+            stats["mutual_information_bound"] = math.log(self.codes.categories) - categorical.detach()
         if self.codes.continuous:
             stats["code_error"] = continuous_error.detach()
         return loss, stats
