@@ -3,6 +3,7 @@
     python -m benchmarks.run --quick                 # every part, short budgets (about 5 minutes on 2 CPU cores)
     python -m benchmarks.run                         # the full run (about 35 minutes on 2 CPU cores)
     python -m benchmarks.run --only reference --only utilisation --device cuda
+    python -m benchmarks.run --only quality --seeds 5   # every preset at its budget (hours; not in the default run)
 
 Prints a table per part and writes benchmarks/results/<name>.json (rewritten
 after every part) and <name>.txt (the printed tables). Targets are reported
@@ -22,11 +23,13 @@ import torch
 
 from gankit.training.precision import native_bf16
 
-from benchmarks import comparison, levers, throughput, time_to_quality, utilisation
+from benchmarks import comparison, levers, quality, throughput, time_to_quality, utilisation
 from benchmarks.report import Results, table
 from benchmarks.settings import benchmark_device, timed_precisions
 
-PARTS = ("throughput", "reference", "levers", "time-to-quality", "utilisation")
+DEFAULT_PARTS = ("throughput", "reference", "levers", "time-to-quality", "utilisation")
+# Asked for by name only: every preset at its full budget takes hours (benchmarks/quality.py).
+PARTS = (*DEFAULT_PARTS, "quality")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -73,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short budgets: every part in a few minutes")
     parser.add_argument("--only", action="append", choices=PARTS, metavar="PART",
-                        help=f"run only this part (repeatable): {', '.join(PARTS)}")
+                        help=f"run only this part (repeatable): {', '.join(PARTS)} (quality, every preset at "
+                             "its budget, runs only when named)")
+    parser.add_argument("--seeds", type=int, default=1, help="quality: seeds per preset (default 1)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--out", default=None,
                         help="results name (written to benchmarks/results/NAME.json) or a .json path; "
@@ -86,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                              "than fp32); by default they are timed only where bf16 is native")
     args = parser.parse_args(argv)
     device = benchmark_device(args.device)
-    parts = [p for p in PARTS if p in (args.only or PARTS)]
+    parts = [p for p in PARTS if p in (args.only or DEFAULT_PARTS)]
     mode = "QUICK" if args.quick else "FULL"
     results = Results(results_path(args.out, args.quick, device), {
         "machine": machine(device),
@@ -139,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         say(table(toy["rows"], time_to_quality.TOY_COLUMNS))
         say(f"threshold: {toy['threshold']}")
         results.add("time_to_quality", {"mnist": mnist, "25gaussians": toy})
+
+    if "quality" in parts:
+        budget = quality.QUICK if args.quick else quality.FULL
+        say("\n== quality: every MNIST, Stacked MNIST and 2-D preset at its budget, from the command line")
+        report = quality.run(budget, quality.presets_of(list(quality.GROUPS)), max(1, args.seeds), say=say)
+        say(report["text"])
+        results.add("quality", {k: report[k] for k in ("rows", "summary")})
 
     if "utilisation" in parts:
         budget = getattr(utilisation, mode)

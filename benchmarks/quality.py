@@ -1,0 +1,165 @@
+"""Every preset at its default budget, from the command line, with its final evaluation (issue 17).
+
+    python -m benchmarks.quality                           # every MNIST, Stacked MNIST and 2-D preset, seed 0
+    python -m benchmarks.quality --group toy --seeds 5     # the 2-D presets over 5 seeds, mean +- std
+    python -m benchmarks.quality --presets wgan-gp-mnist   # one preset
+    python -m benchmarks.run --only quality                # the same, as a part of the benchmark
+
+Each run is ``gankit train --preset P --seed S`` in a fresh interpreter, timed
+from outside: the wall seconds are what a user waits for, start-up, periodic
+evaluations, figures, the GIF and the report included. The table has each
+preset's final evaluation (FD, IS, precision and recall, classes, modes,
+Stacked MNIST's triples, InfoGAN's code accuracy, whichever apply), steps/s
+and wall s; with several seeds, mean +- std and every seed's value. A budget a
+preset does not keep here is a finding, printed as such.
+
+Results: ``benchmarks/results/quality-<group>.{json,txt}`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gankit.config import preset_names, read_preset
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GROUPS = {
+    "mnist": ("mnist",),
+    "stacked": ("stacked-mnist",),
+    "toy": ("8gaussians", "25gaussians", "swissroll"),
+}
+# Final-evaluation numbers shown, in this order, where a preset's evaluation has them.
+COLUMNS = ("fd", "is", "precision", "recall", "classes_covered", "modes_covered", "high_quality", "reverse_kl",
+           "w1", "stacked_modes", "stacked_kl", "code_digit_accuracy", "encoding_nn_accuracy")
+RUN_TIMEOUT_S = 3 * 3600  # a run that takes longer than this has no budget worth stating
+
+
+@dataclass(frozen=True)
+class Budget:
+    steps: int | None  # None: each preset's own budget
+
+
+FULL = Budget(steps=None)
+QUICK = Budget(steps=5)
+
+
+def presets_of(groups: list[str]) -> list[str]:
+    """The presets that train on the groups' datasets (one data set each: translation presets are elsewhere)."""
+    wanted = {name for group in groups for name in GROUPS[group]}
+    return [p for p in preset_names() if (read_preset(p).get("data") or {}).get("name") in wanted]
+
+
+def train_once(preset: str, seed: int, steps: int | None, out: Path) -> dict:
+    """One command-line run; its wall time, steps/s and final evaluation, or why it failed."""
+    name = f"{preset}-seed{seed}"
+    command = [sys.executable, "-m", "gankit", "train", "--preset", preset, "--seed", str(seed), "--out", str(out),
+               "--name", name, "--no-progress", "train.tensorboard=false"]
+    if steps is not None:
+        command += ["--steps", str(steps), f"eval.every={steps}"]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    wall = time.perf_counter() - start
+    row: dict = {"preset": preset, "seed": seed, "wall_s": round(wall, 1)}
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        row["failed"] = lines[-1] if lines else f"exit code {done.returncode}"
+        return row
+    records = [json.loads(line) for line in (out / name / "metrics.jsonl").read_text().splitlines()]
+    trained = [r for r in records if "steps_per_s" in r]
+    evaluation = next((r for r in reversed(records) if "eval_samples" in r), {})
+    if trained:
+        row["steps"] = trained[-1]["step"]
+        row["steps_per_s"] = round(trained[-1]["step"] / max(trained[-1]["time"], 1e-9), 2)
+    row.update({k[len("eval/"):]: v for k, v in evaluation.items() if k.startswith("eval/")})
+    return row
+
+
+def summarise(rows: list[dict]) -> dict[str, dict]:
+    """Per preset: each number's mean, sample std and the seeds' values (failed runs listed apart)."""
+    summary: dict[str, dict] = {}
+    for preset in dict.fromkeys(r["preset"] for r in rows):
+        runs = [r for r in rows if r["preset"] == preset]
+        good = [r for r in runs if "failed" not in r]
+        entry: dict = {"seeds": [r["seed"] for r in runs], "failed": [r["failed"] for r in runs if "failed" in r]}
+        for key in ("wall_s", "steps", "steps_per_s", *COLUMNS):
+            values = [r[key] for r in good if isinstance(r.get(key), (int, float))]
+            if values:
+                entry[key] = {"mean": statistics.fmean(values),
+                              "std": statistics.stdev(values) if len(values) > 1 else 0.0, "values": values}
+        summary[preset] = entry
+    return summary
+
+
+def render(summary: dict[str, dict], title: str) -> str:
+    """One line per preset: each column as mean (+- std over seeds where there are several)."""
+    shown = [c for c in COLUMNS if any(c in e for e in summary.values())]
+    lines = [f"== {title}", "  ".join(["preset", *shown, "steps", "steps/s", "wall s"])]
+    for preset, entry in summary.items():
+        def cell(key: str) -> str:
+            if key not in entry:
+                return "-"
+            v = entry[key]
+            return f"{v['mean']:.3g}" + (f" +- {v['std']:.2g}" if len(v["values"]) > 1 else "")
+        lines.append("  ".join([preset, *(cell(c) for c in shown), cell("steps"), cell("steps_per_s"),
+                                cell("wall_s")]))
+        lines += [f"  {preset} failed: {why}" for why in entry["failed"]]
+    many = [p for p, e in summary.items() if len(e["seeds"]) > 1]
+    for preset in many:
+        values = {c: summary[preset][c]["values"] for c in shown if c in summary[preset]}
+        lines.append(f"  {preset} per seed: " + "; ".join(f"{c} {', '.join(f'{v:.3g}' for v in vs)}"
+                                                          for c, vs in values.items()))
+    return "\n".join(lines)
+
+
+def run(budget: Budget, presets: list[str], seeds: int, say=print) -> dict:
+    """Train every preset with seeds 0..seeds-1; {"rows": per run, "summary": per preset, "text": the table}."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in presets:
+            for seed in range(seeds):
+                row = train_once(preset, seed, budget.steps, Path(tmp))
+                say(f"{preset} seed {seed}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                          for k, v in row.items() if k in (*COLUMNS, "wall_s",
+                                                                                           "failed")))
+                rows.append(row)
+    summary = summarise(rows)
+    what = "each preset's own budget" if budget.steps is None else f"{budget.steps} steps (quick: wiring only)"
+    text = render(summary, f"presets at {what}, {seeds} seed(s), from the command line")
+    return {"rows": rows, "summary": summary, "text": text}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--group", action="append", choices=tuple(GROUPS),
+                        help="presets by dataset (repeatable; default: all three groups)")
+    parser.add_argument("--presets", help="comma-separated presets instead of the groups")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per preset (default 1)")
+    parser.add_argument("--quick", action="store_true", help="5 steps per run: checks the wiring, not the numbers")
+    parser.add_argument("--out", help="results name under benchmarks/results/ (default quality-<groups>)")
+    args = parser.parse_args(argv)
+    groups = args.group or list(GROUPS)
+    presets = [p.strip() for p in args.presets.split(",")] if args.presets else presets_of(groups)
+    unknown = [p for p in presets if p not in preset_names()]
+    if unknown:
+        parser.error(f"unknown preset '{unknown[0]}': see 'gankit presets'")
+    result = run(QUICK if args.quick else FULL, presets, max(1, args.seeds))
+    print(result["text"])
+    if not args.quick:
+        name = args.out or ("quality-" + ("presets" if args.presets else "-".join(groups)))
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"{name}.json").write_text(json.dumps({k: result[k] for k in ("rows", "summary")}, indent=1) + "\n")
+        (RESULTS / f"{name}.txt").write_text(result["text"] + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
