@@ -58,16 +58,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="training seed of every run (default 0)")
     parser.add_argument("--mnist-steps", type=int, default=1000,
                         help="generator steps per divergence on MNIST (default 1000, a third of fgan-kl-mnist's)")
+    parser.add_argument("--divergences", help="comma-separated divergences to rerun (default all); their rows "
+                        "replace those in the part's results, the others are kept")
     parser.add_argument("--out", default="fgan-sweep", help="results name under benchmarks/results/")
     args = parser.parse_args(argv)
+    divergences = [d.strip() for d in args.divergences.split(",")] if args.divergences else list(losses.F_DIVERGENCES)
+    unknown = [d for d in divergences if d not in losses.F_DIVERGENCES]
+    if unknown:
+        parser.error(f"unknown divergence '{unknown[0]}': use {', '.join(losses.F_DIVERGENCES)}")
     only = set(args.only or ("8gaussians", "mnist"))
     seed = [f"train.seed={args.seed}"]
     results: dict[str, dict] = {}
     text: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if "8gaussians" in only:
-            rows = {}
-            for divergence in losses.F_DIVERGENCES:
+            rows = _kept_rows(args.out, "8gaussians", divergences)
+            for divergence in divergences:
                 preset = f"fgan-{divergence}-8gaussians"
                 rows[divergence] = sweep_row(preset, seed, 5 if args.quick else None, Path(tmp), preset)
                 print(divergence, rows[divergence], flush=True)
@@ -76,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"f-GAN divergences on 8gaussians, each preset at its budget, seed {args.seed}", rows, TOY_COLUMNS)
         if "mnist" in only:
             steps = 5 if args.quick else args.mnist_steps
-            rows = {}
-            for divergence in losses.F_DIVERGENCES:
+            rows = _kept_rows(args.out, "mnist", divergences)
+            for divergence in divergences:
                 rows[divergence] = sweep_row("fgan-kl-mnist", [*seed, f"objective.divergence={divergence}"], steps,
                                              Path(tmp), f"mnist-{divergence}")
                 print(divergence, rows[divergence], flush=True)
@@ -91,6 +97,15 @@ def main(argv: list[str] | None = None) -> int:
             (RESULTS / f"{args.out}-{part}.json").write_text(json.dumps(rows, indent=1) + "\n")
             (RESULTS / f"{args.out}-{part}.txt").write_text(text[part] + "\n")
     return 0
+
+
+def _kept_rows(out: str, part: str, rerun: list[str]) -> dict[str, dict]:
+    """The part's earlier rows, in the table's order, with those about to be rerun left as placeholders."""
+    path = RESULTS / f"{out}-{part}.json"
+    if len(rerun) == len(losses.F_DIVERGENCES) or not path.exists():
+        return {}
+    earlier = json.loads(path.read_text())
+    return {d: earlier.get(d, {}) for d in losses.F_DIVERGENCES if d in earlier or d in rerun}
 
 
 def _table(title: str, rows: dict[str, dict], columns: tuple[str, ...]) -> str:
