@@ -54,7 +54,7 @@ def summarise(groups: Mapping[str, Sequence[RunData]]) -> dict[str, dict[str, di
 def summary_table(summary: Mapping[str, Mapping[str, dict]]) -> tuple[list[str], list[list[object]]]:
     """Quantities down the side, groups across, each cell 'mean +- std (n)'; columns and rows for a Page table."""
     groups = list(summary)
-    keys = [k for k in ordered_keys({k for g in summary.values() for k in g} - set(RUN_QUANTITIES))]
+    keys = ordered_keys({k for g in summary.values() for k in g} - set(RUN_QUANTITIES))
     keys += [k for k in RUN_QUANTITIES if any(k in g for g in summary.values())]
     rows = []
     for key in keys:
