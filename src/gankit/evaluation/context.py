@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from gankit.evaluation.features import FeatureExtractor, build_extractor
-from gankit.models import LatentCodes
+
+if TYPE_CHECKING:  # type only: evaluation/ does not import models/ (docs/ARCHITECTURE.md)
+    from gankit.models import LatentCodes
 
 
 @dataclass

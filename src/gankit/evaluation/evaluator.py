@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -17,8 +17,10 @@ from gankit.evaluation import metrics as _registered  # noqa: F401  (importing r
 from gankit.evaluation.context import EvalContext
 from gankit.evaluation.features import FeatureExtractor, build_extractor, choose_feature_space, find_inception_weights
 from gankit.evaluation.registry import Metric, parse_metric_names, select_metrics
-from gankit.models import LatentCodes
 from gankit.sampling import LatentInput, generate
+
+if TYPE_CHECKING:  # type only: evaluation/ does not import models/ (docs/ARCHITECTURE.md)
+    from gankit.models import LatentCodes
 
 DEFAULT_SAMPLES = DEFAULT_EVALUATION_SAMPLES  # by data kind; the reasons are beside its definition
 EVAL_PREFIX = "eval/"
