@@ -401,15 +401,13 @@ def test_pages_render_in_headless_chromium(runs, tmp_path, which):
 
 def test_zoo_with_seeds_reports_mean_and_std_over_each_presets_seeds(tmp_path, capsys):
     out = tmp_path / "zoo"
-    overrides = [*TINY_TOY, "eval.every=2", "train.seed=5"]
-    page = run_zoo(["gan-8gaussians", "wgan-gp-8gaussians"], steps=2, out=out, overrides=overrides,
-                   progress=True, seeds=2)
+    overrides = [*TINY_TOY, "eval.every=2", "eval.samples=300", "train.seed=5"]  # 300: exact W1 stays cheap
+    page = run_zoo(["gan-8gaussians"], steps=2, out=out, overrides=overrides, progress=True, seeds=2)
     # The seeds count up from the run's own seed.
     names = sorted(p.name for p in out.iterdir() if p.is_dir())
-    assert names == ["gan-8gaussians-seed5", "gan-8gaussians-seed6",
-                     "wgan-gp-8gaussians-seed5", "wgan-gp-8gaussians-seed6"]
+    assert names == ["gan-8gaussians-seed5", "gan-8gaussians-seed6"]
     summary = json.loads((out / "seeds.json").read_text())
-    assert set(summary) == {"gan-8gaussians", "wgan-gp-8gaussians"}
+    assert set(summary) == {"gan-8gaussians"}
     for group in summary:
         w1 = [RunData.load(out / f"{group}-seed{s}").last("eval/w1") for s in (5, 6)]
         assert w1[0] != w1[1]  # the seed took effect
