@@ -2,7 +2,8 @@
 
 Shared by the benchmarks that reproduce papers' tables (translation, inference GANs, f-GAN sweeps): each
 row is one ``gankit.train`` run, with everything a run does (evaluations, figures, report) inside its wall
-time; only the interpreter's start-up (about 3 s) is outside it.
+time; only the interpreter's start-up (about 3 s) is outside it. ``outcome`` reads any finished run folder
+the same way (the quality benchmark's command-line runs too).
 """
 
 from __future__ import annotations
@@ -22,16 +23,20 @@ def train_preset(preset: str, overrides: list[str], steps: int | None, out: Path
     start = time.perf_counter()
     run = gankit.train(config, out=out, name=name, progress=False, log=lambda _: None)
     wall = time.perf_counter() - start
-    records = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    return {"wall_s": round(wall, 1), **outcome(run.path)}, run
+
+
+def outcome(run_path: Path) -> dict:
+    """A finished run's steps, steps/s over its training time and last evaluation (``eval/`` dropped from keys)."""
+    records = [json.loads(line) for line in (run_path / "metrics.jsonl").read_text().splitlines()]
     evaluation = next((r for r in reversed(records) if "eval_samples" in r), {})
     trained = [r for r in records if "steps_per_s" in r]
     done = trained[-1]["step"] if trained else 0
-    row = {
-        "steps": done, "wall_s": round(wall, 1),
+    return {
+        "steps": done,
         "steps_per_s": round(done / max(trained[-1]["time"], 1e-9), 2) if trained else None,
         **{k[len("eval/"):]: v for k, v in evaluation.items() if k.startswith("eval/")},
     }
-    return row, run
 
 
 def table(title: str, rows: dict[str, dict], columns: tuple[str, ...], first: str = "setting") -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.preset_runs import outcome
 from gankit.config import preset_names, read_preset
+from gankit.report.across_seeds import spread
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GROUPS = {
@@ -72,13 +73,7 @@ def train_once(preset: str, seed: int, steps: int | None, out: Path) -> dict:
         lines = (done.stderr or done.stdout).strip().splitlines()
         row["failed"] = lines[-1] if lines else f"exit code {done.returncode}"
         return row
-    records = [json.loads(line) for line in (out / name / "metrics.jsonl").read_text().splitlines()]
-    trained = [r for r in records if "steps_per_s" in r]
-    evaluation = next((r for r in reversed(records) if "eval_samples" in r), {})
-    if trained:
-        row["steps"] = trained[-1]["step"]
-        row["steps_per_s"] = round(trained[-1]["step"] / max(trained[-1]["time"], 1e-9), 2)
-    row.update({k[len("eval/"):]: v for k, v in evaluation.items() if k.startswith("eval/")})
+    row.update(outcome(out / name))
     return row
 
 
@@ -92,8 +87,7 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
         for key in ("wall_s", "steps", "steps_per_s", *COLUMNS):
             values = [r[key] for r in good if isinstance(r.get(key), (int, float))]
             if values:
-                entry[key] = {"mean": statistics.fmean(values),
-                              "std": statistics.stdev(values) if len(values) > 1 else 0.0, "values": values}
+                entry[key] = spread(values)
         summary[preset] = entry
     return summary
 

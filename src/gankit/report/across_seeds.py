@@ -42,13 +42,15 @@ def summarise(groups: Mapping[str, Sequence[RunData]]) -> dict[str, dict[str, di
         for key in keys:
             values = [f[key] for f in finals if key in f]
             if values:
-                summary[group][key] = {
-                    "mean": statistics.fmean(values),
-                    "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                    "n": len(values),
-                    "values": values,
-                }
+                summary[group][key] = spread(values)
     return summary
+
+
+def spread(values: Sequence[float]) -> dict:
+    """{"mean", "std", "n", "values"} of one quantity over seeds; std is the sample std, 0 for one value."""
+    values = list(values)
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "n": len(values), "values": values}
 
 
 def summary_table(summary: Mapping[str, Mapping[str, dict]]) -> tuple[list[str], list[list[object]]]:
