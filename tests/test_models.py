@@ -330,3 +330,47 @@ def test_bad_values_name_their_key(changes, key):
 
 def test_default_config_is_valid():
     assert ModelConfig().validate() == []
+
+
+# --------------------------------------------------------------------------- the InfoGAN paper's MNIST networks
+
+
+def test_infogan_arch_has_the_papers_layers_and_parameter_counts():
+    from gankit.models import LatentCodes, QHead
+
+    cfg = ModelConfig(arch="infogan", latent_dim=74, generator_norm="batch", critic_norm="batch", leaky_slope=0.1)
+    generator = build_generator(cfg, (1, 28, 28), codes=LatentCodes(10, 2))
+    critic = build_critic(cfg, (1, 28, 28), head=QHead(outputs=12))
+    z = torch.randn(3, 74)
+    images = generator(z)
+    assert images.shape == (3, 1, 28, 28) and images.abs().max() <= 1
+    scores, codes = critic.score_and_codes(images)
+    assert scores.shape == (3,) and codes.shape == (3, 12)
+    assert critic.features(images).shape == (3, 1024)  # Q reads the FC-1024 activations
+    # By hand from the paper's table (no bias where a batch norm follows; a norm has 2 parameters per unit):
+    # G: FC 74->1024 + BN, FC 1024->7*7*128 + BN, deconv 128->64 4x4 + BN, deconv 64->1 4x4 with bias.
+    g = 74 * 1024 + 2 * 1024 + 1024 * 6272 + 2 * 6272 + 128 * 64 * 16 + 2 * 64 + 64 * 16 + 1
+    # D: conv 1->64 4x4 with bias, conv 64->128 4x4 + BN, FC 6272->1024 + BN, FC 1024->1 with bias.
+    d = 16 * 64 + 64 + 64 * 128 * 16 + 2 * 128 + 6272 * 1024 + 2 * 1024 + 1024 + 1
+    # Q: FC 1024->128 + BN, FC 128->12 with bias.
+    q = 1024 * 128 + 2 * 128 + 128 * 12 + 12
+    assert count_params(generator) == g == 6_645_121
+    assert count_params(critic.critic) == d
+    assert count_params(critic.q) == q
+    assert [m.negative_slope for m in critic.modules() if isinstance(m, nn.LeakyReLU)] == [0.1] * 4
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in critic.q.modules()) == 1
+
+
+def test_infogan_arch_scales_with_base_channels_and_refuses_other_shapes():
+    cfg = ModelConfig(arch="infogan", latent_dim=8, base_channels=TINY, critic_norm="layer")
+    critic = build_critic(cfg, (1, 28, 28))
+    assert critic.feature_width == 16 * TINY and critic(torch.randn(2, 1, 28, 28)).shape == (2,)
+    assert not has_batch_statistics(critic)
+    assert build_generator(cfg, (1, 28, 28))(torch.randn(2, 8)).shape == (2, 1, 28, 28)
+    for shape in [(3, 28, 28), (1, 32, 32), (2,)]:
+        with pytest.raises(ConfigError, match="model.arch 'infogan' is the InfoGAN paper's MNIST network"):
+            build_generator(cfg, shape)
+        with pytest.raises(ConfigError, match="model.arch 'infogan'"):
+            build_critic(cfg, shape)
+    with pytest.raises(ConfigError, match="model.critic_norm 'instance'.*set it to batch"):
+        build_critic(dataclasses.replace(cfg, critic_norm="instance"), (1, 28, 28))

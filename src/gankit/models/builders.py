@@ -6,6 +6,7 @@ from gankit.errors import ConfigError
 from gankit.models.base import Critic, Generator
 from gankit.models.config import TRANSLATION_ARCHITECTURES, ModelConfig
 from gankit.models.dcgan import DCGANCritic, DCGANGenerator
+from gankit.models.infogan import InfoGANCritic, InfoGANGenerator
 from gankit.models.heads import (
     AutoEncoderCritic,
     AutoEncoderHead,
@@ -19,8 +20,8 @@ from gankit.models.heads import (
 )
 from gankit.models.mlp import MLPCritic, MLPGenerator
 
-_GENERATORS: dict[str, type[Generator]] = {"mlp": MLPGenerator, "dcgan": DCGANGenerator}
-_CRITICS: dict[str, type[Critic]] = {"mlp": MLPCritic, "dcgan": DCGANCritic}
+_GENERATORS: dict[str, type[Generator]] = {"mlp": MLPGenerator, "dcgan": DCGANGenerator, "infogan": InfoGANGenerator}
+_CRITICS: dict[str, type[Critic]] = {"mlp": MLPCritic, "dcgan": DCGANCritic, "infogan": InfoGANCritic}
 
 
 def conditioning_classes(cfg: ModelConfig, num_classes: int | None, data_name: str = "the data") -> int | None:

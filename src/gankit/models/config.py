@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from gankit.errors import ConfigError, did_you_mean
 
-ARCHITECTURES = ("mlp", "dcgan", "resnet", "encoder-decoder")
+ARCHITECTURES = ("mlp", "dcgan", "infogan", "resnet", "encoder-decoder")
 # Architectures that map one domain to another (CycleGAN's ResNet + PatchGAN, DiscoGAN's encoder-decoder).
 TRANSLATION_ARCHITECTURES = ("resnet", "encoder-decoder")
 NORMALIZATIONS = ("batch", "layer", "instance", "none")

@@ -139,9 +139,12 @@ class InfoCritic(Critic):
     def __init__(self, critic: Critic, outputs: int, leaky_slope: float) -> None:
         super().__init__(critic.sample_shape, None)
         self.critic = critic
+        # A critic may name the norm of Q's hidden layer (model.arch infogan: the paper's FC 128 BN lReLU).
+        norm = critic.q_norm(self.Q_HIDDEN) if hasattr(critic, "q_norm") else None
         self.q = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(critic.feature_width, self.Q_HIDDEN),
+            nn.Linear(critic.feature_width, self.Q_HIDDEN, bias=norm is None),
+            *([norm] if norm is not None else []),
             nn.LeakyReLU(leaky_slope),
             nn.Linear(self.Q_HIDDEN, outputs),
         )
