@@ -181,6 +181,28 @@ def test_loss_sensitive_objective_pairs_each_real_sample_with_its_generated_one(
     assert generator_loss.item() == pytest.approx(losses_fake.mean().item(), rel=1e-6)
 
 
+def test_loss_sensitive_objective_takes_the_margin_scale_and_the_gls_slope():
+    torch.manual_seed(1)
+    critic = build_critic(TOY, (2,))
+    real, fake = torch.randn(6, 2), torch.randn(6, 2)
+    losses_real, losses_fake = F.softplus(critic(real)), F.softplus(critic(fake))
+    objective = make("loss-sensitive", margin_weight=0.5, margin_scale=2.0, slope=0.3)
+    loss, _ = objective.score_critic(critic, CriticBatch(real, fake))
+    # Delta = 2 * mean |x - G(z)| = the L1 distance summed over the two coordinates.
+    margins = (real - fake).abs().sum(1)
+    expected = losses_real.mean() + 0.5 * F.leaky_relu(margins + losses_real - losses_fake, 0.3).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_loss_sensitive_params_default_to_ls_gan_and_refuse_bad_values():
+    params = objective_class("loss-sensitive").Params()
+    assert (params.margin_scale, params.slope) == (1.0, 0.0)  # configs written before these keys still mean LS-GAN
+    problems = objective_class("loss-sensitive").Params(slope=1.5, margin_scale=0.0).validate("objective")
+    assert any(p.startswith("objective.slope must be in [0, 1], got 1.5") for p in problems)
+    assert any(p.startswith("objective.margin_scale must be > 0") for p in problems)
+    assert len(problems) == 2
+
+
 # ------------------------------------------------------------------ InfoGAN
 
 

@@ -124,14 +124,28 @@ def began_convergence(real_energy: Tensor, fake_energy: Tensor, gamma: float) ->
 # ------------------------------------------------------------------ Loss-Sensitive GAN (Qi)
 
 
-def l1_margins(real: Tensor, fake: Tensor) -> Tensor:
-    """Delta(x_i, G(z_i)): the mean absolute difference of each real/generated pair, ``[B]``."""
-    return (real.float() - fake.float()).abs().flatten(start_dim=1).mean(dim=1)
+def l1_margins(real: Tensor, fake: Tensor, scale: float = 1.0) -> Tensor:
+    """Delta(x_i, G(z_i)): ``scale`` times the mean absolute difference of each real/generated pair, ``[B]``.
+
+    A ``scale`` of the values per sample (784 for MNIST) gives the L1 distance summed over pixels, as in
+    Qi's code (``nn.PairwiseDistance(1)``); his tau on top of that is a further factor of ``scale``.
+    """
+    margins = (real.float() - fake.float()).abs().flatten(start_dim=1).mean(dim=1)
+    return margins if scale == 1.0 else scale * margins
 
 
-def loss_sensitive_critic_loss(real_losses: Tensor, fake_losses: Tensor, margins: Tensor, lambda_: float) -> Tensor:
-    """``mean(L(x)) + lambda mean(max(0, Delta + L(x) - L(G(z))))`` over pairs."""
-    return real_losses.mean() + lambda_ * F.relu(margins + real_losses - fake_losses).mean()
+def loss_sensitive_critic_loss(
+    real_losses: Tensor, fake_losses: Tensor, margins: Tensor, lambda_: float, slope: float = 0.0
+) -> Tensor:
+    """``mean(L(x)) + lambda mean(C(Delta + L(x) - L(G(z))))`` over pairs, ``C(a) = leaky_relu(a, slope)``.
+
+    ``slope`` 0 is LS-GAN's ``C(a) = max(0, a)``; above 0 it is Qi's generalised GLS-GAN (his glsgan.lua,
+    appendix D of the paper: any C with ``C(a) >= a`` and ``C(a) = a`` for ``a >= 0``); at 1, ``C(a) = a``
+    and the margin term is WGAN's difference of means plus the constant mean margin.
+    """
+    costs = margins + real_losses - fake_losses
+    cost = F.relu(costs) if slope == 0.0 else F.leaky_relu(costs, slope)
+    return real_losses.mean() + lambda_ * cost.mean()
 
 
 # ------------------------------------------------------------------ InfoGAN (Chen et al.)

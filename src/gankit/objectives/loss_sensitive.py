@@ -5,15 +5,26 @@ generated sample worse than the real sample it is paired with by at least the
 margin Delta(x, G(z)), the distance between the two, so that generated samples
 far from the data are pushed hardest:
 
-    critic:    E[L(x)] + lambda E[max(0, Delta(x, G(z)) + L(x) - L(G(z)))]
+    critic:    E[L(x)] + lambda E[C(Delta(x, G(z)) + L(x) - L(G(z)))]
     generator: E[L(G(z))]
 
-Delta is the L1 distance, averaged over the sample's values so that it reads
-the same for 2-D points and for images. L is kept non-negative (the paper's
-loss functions are; a softplus of the critic's raw score), otherwise E[L(x)]
+C is LS-GAN's max(0, a) by default; ``slope`` makes it the leaky ReLU of the
+generalised GLS-GAN (Qi's glsgan.lua, the paper's appendix D): slope 0 is
+LS-GAN, slope 1 gives C(a) = a, WGAN's difference of means (plus the mean
+margin, a constant for the critic).
+
+Delta is the L1 distance times ``margin_scale`` over the mean of the
+sample's values: 1 (the default) averages them, so it reads the same for 2-D
+points and for images; the values per sample (784 on MNIST) sums them over
+the pixels, as Qi's code does. L is kept non-negative (the paper's loss
+functions are; a softplus of the critic's raw score), otherwise E[L(x)]
 could fall without bound while every margin still holds. The paper also asks
 L to be Lipschitz; the shared gradient-penalty options provide that
-(``objective.penalty_weight``, ``penalty_points``).
+(``objective.penalty_weight``, ``penalty_points``). Qi's lab's code
+(maple-research-lab/lsgan-gp-alt) penalises ||grad_x||^2 at the real samples:
+``penalty_points=real penalty_target=0 penalty_power=2``. The penalty reads
+the critic's raw score s; ||grad L|| = sigmoid(s) ||grad s|| <= ||grad s||, so
+it bounds L's gradient too.
 """
 
 from __future__ import annotations
@@ -30,17 +41,33 @@ from gankit.objectives.base import CriticBatch, Objective, ObjectiveParams, Reco
 @dataclass
 class LossSensitiveParams(ObjectiveParams):
     margin_weight: float = 1.0  # the paper's lambda: weight of the margin term
+    # Delta = margin_scale * mean |x - G(z)|: 1 the mean over the sample's values, their count (784 on MNIST) the
+    # sum over pixels of Qi's code.
+    margin_scale: float = 1.0
+    slope: float = 0.0  # GLS-GAN's cost C(a) = leaky_relu(a, slope): 0 LS-GAN (max(0, a)), 1 WGAN (C(a) = a)
 
     def validate(self, prefix: str) -> list[str]:
         problems = super().validate(prefix)
         if self.margin_weight <= 0:
             problems.append(f"{prefix}.margin_weight must be > 0, got {self.margin_weight}: 1.0 is a sound start")
+        if not self.margin_scale > 0:
+            problems.append(
+                f"{prefix}.margin_scale must be > 0, got {self.margin_scale}: 1 averages the L1 distance over the "
+                "sample's values, their count (784 on MNIST) sums it over the pixels"
+            )
+        if not 0.0 <= self.slope <= 1.0:
+            problems.append(
+                f"{prefix}.slope must be in [0, 1], got {self.slope}: 0 is LS-GAN's max(0, a), 1 WGAN's C(a) = a"
+            )
         return problems
 
 
 class LossSensitiveGAN(Objective):
     name = "loss-sensitive"
-    summary = "Loss-Sensitive GAN (Qi): L(x) + lambda max(0, Delta(x, G(z)) + L(x) - L(G(z))), Delta = L1"
+    summary = (
+        "Loss-Sensitive GAN (Qi): L(x) + lambda C(Delta(x, G(z)) + L(x) - L(G(z))), Delta = L1, "
+        "C = max(0, a) or GLS-GAN's leaky ReLU (slope)"
+    )
     Params = LossSensitiveParams
     recommended = Recommendation(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), n_critic=1)
 
@@ -53,11 +80,12 @@ class LossSensitiveGAN(Objective):
         self, critic: nn.Module, batch: CriticBatch, ctx: StepContext | None = None, link=None
     ) -> tuple[Tensor, Stats]:
         # The margins depend on the pairs of samples, not only on their scores.
-        margins = l1_margins(batch.real, batch.fake)
+        p = self.params
+        margins = l1_margins(batch.real, batch.fake, p.margin_scale)
 
         def pairwise_link(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
             return loss_sensitive_critic_loss(
-                self.losses(real_scores), self.losses(fake_scores), margins, self.params.margin_weight
+                self.losses(real_scores), self.losses(fake_scores), margins, p.margin_weight, p.slope
             )
 
         return super().score_critic(critic, batch, ctx, link=pairwise_link)
