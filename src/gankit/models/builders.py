@@ -5,6 +5,7 @@ from __future__ import annotations
 from gankit.errors import ConfigError
 from gankit.models.base import Critic, Generator
 from gankit.models.config import TRANSLATION_ARCHITECTURES, ModelConfig
+from gankit.models.began import BEGANCritic, BEGANGenerator
 from gankit.models.dcgan import DCGANCritic, DCGANGenerator
 from gankit.models.infogan import InfoGANCritic, InfoGANGenerator
 from gankit.models.heads import (
@@ -20,8 +21,10 @@ from gankit.models.heads import (
 )
 from gankit.models.mlp import MLPCritic, MLPGenerator
 
-_GENERATORS: dict[str, type[Generator]] = {"mlp": MLPGenerator, "dcgan": DCGANGenerator, "infogan": InfoGANGenerator}
-_CRITICS: dict[str, type[Critic]] = {"mlp": MLPCritic, "dcgan": DCGANCritic, "infogan": InfoGANCritic}
+_GENERATORS: dict[str, type[Generator]] = {"mlp": MLPGenerator, "dcgan": DCGANGenerator, "infogan": InfoGANGenerator,
+                                             "began": BEGANGenerator}
+_CRITICS: dict[str, type[Critic]] = {"mlp": MLPCritic, "dcgan": DCGANCritic, "infogan": InfoGANCritic,
+                                      "began": BEGANCritic}
 
 
 def conditioning_classes(cfg: ModelConfig, num_classes: int | None, data_name: str = "the data") -> int | None:
@@ -90,7 +93,7 @@ def build_critic(
     if isinstance(head, AutoEncoderHead):
         encoder = critic_type(cfg, shape, classes, outputs=cfg.autoencoder_code_dim)
         decoder = _GENERATORS[cfg.arch](decoder_config(cfg, cfg.autoencoder_code_dim), shape, classes)
-        return AutoEncoderCritic(encoder, decoder, head.distance)
+        return AutoEncoderCritic(encoder, decoder, head.distance, head.reduction)
     critic = critic_type(cfg, shape, classes)
     if isinstance(head, QHead):
         return InfoCritic(critic, head.outputs, cfg.leaky_slope)

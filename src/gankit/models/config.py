@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from gankit.errors import ConfigError, did_you_mean
 
-ARCHITECTURES = ("mlp", "dcgan", "infogan", "resnet", "encoder-decoder")
+ARCHITECTURES = ("mlp", "dcgan", "infogan", "began", "resnet", "encoder-decoder")
 # Architectures that map one domain to another (CycleGAN's ResNet + PatchGAN, DiscoGAN's encoder-decoder).
 TRANSLATION_ARCHITECTURES = ("resnet", "encoder-decoder")
 NORMALIZATIONS = ("batch", "layer", "instance", "none")
@@ -49,6 +49,8 @@ class ModelConfig:
     label_dim: int = 10
     # Auto-encoder critics (EBGAN, BEGAN): width of the code between encoder and decoder.
     autoencoder_code_dim: int = 32
+    # began: the improved BEGAN's skip connections (h0, upsampled, joined to every block after an upsampling).
+    began_skip: bool = False
     # resnet (CycleGAN): residual blocks of the generator (the reference: 9 at 256 px, 6 at 128 px) and
     # stride-2 layers of the PatchGAN critic (3: 70 px receptive field; 2: 34 px, for 28 px digits).
     resnet_blocks: int = 9

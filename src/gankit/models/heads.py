@@ -30,6 +30,9 @@ from gankit.models.config import ModelConfig
 
 # ---------------------------------------------------------------- what an objective asks for
 
+# How an auto-encoder critic turns a sample's reconstruction errors into its energy.
+ENERGY_REDUCTIONS = ("mean", "sum")
+
 
 @dataclass(frozen=True)
 class ScoreHead:
@@ -38,12 +41,15 @@ class ScoreHead:
 
 @dataclass(frozen=True)
 class AutoEncoderHead:
-    """An auto-encoder critic whose score is the mean reconstruction error per sample.
+    """An auto-encoder critic whose score is each sample's reconstruction error.
 
-    ``distance`` is "l2" (squared error: EBGAN) or "l1" (absolute error: BEGAN).
+    ``distance`` is "l2" (squared error: EBGAN) or "l1" (absolute error: BEGAN); ``reduction`` how a
+    sample's errors make its energy: "mean" over its values (gankit's first energies) or "sum" (the
+    papers' per-image norms, 784x the mean on MNIST).
     """
 
     distance: str
+    reduction: str = "mean"
 
 
 @dataclass(frozen=True)
@@ -103,15 +109,19 @@ class LatentCodes:
 
 
 class AutoEncoderCritic(Critic):
-    """``x -> encoder -> code -> decoder -> x_hat``; its score is the per-sample energy ``mean(d(x, x_hat))``."""
+    """``x -> encoder -> code -> decoder -> x_hat``; its score is the per-sample energy, ``d(x, x_hat)``
+    averaged (``reduction`` "mean") or summed ("sum") over the sample's values."""
 
-    def __init__(self, encoder: Critic, decoder: Generator, distance: str) -> None:
+    def __init__(self, encoder: Critic, decoder: Generator, distance: str, reduction: str = "mean") -> None:
         super().__init__(encoder.sample_shape, None)
         if distance not in ("l1", "l2"):
             raise ValueError(f"unknown reconstruction distance '{distance}'")
+        if reduction not in ENERGY_REDUCTIONS:
+            raise ValueError(f"unknown energy reduction '{reduction}'")
         self.encoder = encoder
         self.decoder = decoder
         self.distance = distance
+        self.reduction = reduction
 
     @property
     def conditional(self) -> bool:
@@ -121,8 +131,8 @@ class AutoEncoderCritic(Critic):
         """Each sample's energy ``[B]`` (float32) and its code ``[B, code_dim]``."""
         code = self.encoder(x, labels)
         error = self.decoder(code, labels).float() - x.float()
-        per_value = error.abs() if self.distance == "l1" else error.pow(2)
-        return per_value.flatten(start_dim=1).mean(dim=1), code
+        per_value = (error.abs() if self.distance == "l1" else error.pow(2)).flatten(start_dim=1)
+        return (per_value.sum(dim=1) if self.reduction == "sum" else per_value.mean(dim=1)), code
 
     def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.encoder(x, labels)
