@@ -80,6 +80,14 @@ class TrainConfig:
     lr_decay_start: int | None = None
     lr_step_every: int = 1000
     lr_step_factor: float = 0.5
+    # plateau: times lr_step_factor when the mean of the logged statistic lr_plateau_stat (one that should
+    # fall, e.g. BEGAN's convergence) over a window of lr_plateau_every steps has not fallen below the best
+    # window's by lr_plateau_threshold (relative) for lr_plateau_patience windows; never below lr_min_factor.
+    lr_plateau_stat: str | None = None
+    lr_plateau_every: int = 100
+    lr_plateau_patience: int = 2
+    lr_plateau_threshold: float = 0.01
+    lr_min_factor: float = 0.25
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     # fp32, or bf16 autocast for the networks' forward and backward (losses and
@@ -365,6 +373,16 @@ def validate(config: RunConfig) -> None:
            f"train.lr_decay_start must be >= 0, got {t.lr_decay_start}: null starts at half of the steps")
     _check(problems, t.lr_step_every >= 1, f"train.lr_step_every must be >= 1, got {t.lr_step_every}")
     _check(problems, 0 < t.lr_step_factor <= 1, f"train.lr_step_factor must be in (0, 1], got {t.lr_step_factor}")
+    _check(problems, t.lr_schedule != "plateau" or bool(t.lr_plateau_stat),
+           "train.lr_schedule plateau needs train.lr_plateau_stat: name a logged statistic that should fall, "
+           "e.g. convergence for began")
+    _check(problems, t.lr_plateau_every >= 1, f"train.lr_plateau_every must be >= 1, got {t.lr_plateau_every}")
+    _check(problems, t.lr_plateau_patience >= 1,
+           f"train.lr_plateau_patience must be >= 1, got {t.lr_plateau_patience}: windows without progress")
+    _check(problems, 0 <= t.lr_plateau_threshold < 1,
+           f"train.lr_plateau_threshold must be in [0, 1), got {t.lr_plateau_threshold}: 0.01 asks for a 1% fall")
+    _check(problems, 0 < t.lr_min_factor <= 1,
+           f"train.lr_min_factor must be in (0, 1], got {t.lr_min_factor}: the floor as a factor of the rate, e.g. 0.25")
     e = config.eval
     _check(problems, e.every >= 0, f"eval.every must be >= 0 (0 turns evaluation off), got {e.every}")
     _check(problems, e.samples is None or e.samples >= 2, f"eval.samples must be >= 2, got {e.samples}")

@@ -36,7 +36,7 @@ from gankit.training.checkpoint import restore_modules, save_checkpoint
 from gankit.training.distributed import SINGLE, DistributedContext, convert_batch_norm_for
 from gankit.training.ema import GeneratorEMA
 from gankit.training.logging import MetricsLog, ProgressBar, TensorBoardLog
-from gankit.training.lr_schedule import lr_factor
+from gankit.training.lr_schedule import PlateauSchedule, lr_factor
 from gankit.training.optimizers import build_optimizer, load_optimizer_state
 from gankit.training.precision import precision_note, resolve_precision
 from gankit.training.rng import capture_rng_state, restore_rng_state, seed_everything
@@ -180,6 +180,12 @@ class Trainer:
             side: build_optimizer(networks.side_parameters(side), getattr(config.optim, side)) for side in SIDES
         }
         self.critic_steps_for = SCHEDULES[train.critic_schedule](train.n_critic)
+        # train.lr_schedule plateau follows one of the objective's statistics (state saved in checkpoints).
+        self.lr_plateau = (
+            PlateauSchedule(train.lr_plateau_stat, train.lr_plateau_every, train.lr_plateau_patience,
+                            train.lr_step_factor, train.lr_min_factor, train.lr_plateau_threshold, self.device)
+            if train.lr_schedule == "plateau" else None
+        )
         self.context = StepContext(
             latent=self.objective.generator_input(config.model.latent_dim),
             device=self.device,
@@ -267,8 +273,11 @@ class Trainer:
     def _set_learning_rates(self) -> None:
         """Each side's rate for this step under ``train.lr_schedule`` (a pure function of the step)."""
         train = self.config.train
-        factor = lr_factor(train.lr_schedule, self.step, train.steps, train.lr_decay_start, train.lr_step_every,
-                           train.lr_step_factor)
+        if self.lr_plateau is not None:
+            factor = self.lr_plateau.factor
+        else:
+            factor = lr_factor(train.lr_schedule, self.step, train.steps, train.lr_decay_start, train.lr_step_every,
+                               train.lr_step_factor)
         for side, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
                 group["lr"] = getattr(self.config.optim, side).lr * factor
@@ -282,8 +291,14 @@ class Trainer:
         for phase in self.objective.phases(self.step, self.critic_steps_for(self.step)):
             if phase.fresh_batch or batch is None:
                 batch = self._draw_real()
-            self._remember(self.run_phase(phase, batch))
+            stats = self.run_phase(phase, batch)
+            self._remember(stats)
+            if self.lr_plateau is not None:
+                self.lr_plateau.observe(stats)
         self.step += 1
+        if self.lr_plateau is not None:
+            self.lr_plateau.end_step(self.step, self.dist.average)
+            self._remember({"lr_factor": torch.tensor(self.lr_plateau.factor, device=self.device)})
 
     def _remember(self, stats: dict[str, Tensor]) -> None:
         for key, value in stats.items():
@@ -472,6 +487,7 @@ class Trainer:
             "sampler": self.sampler.state_dict(),
             "rng": capture_rng_state(),
             "preview": {k: None if v is None else v.cpu() for k, v in self.preview_inputs.items()},
+            "lr_schedule": self.lr_plateau.state_dict() if self.lr_plateau is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -495,6 +511,8 @@ class Trainer:
                 f"the checkpoint does not fit this run's optimisers, objective or data ({first}): "
                 "resume with the config the checkpoint was written with"
             ) from None
+        if self.lr_plateau is not None and state.get("lr_schedule") is not None:
+            self.lr_plateau.load_state_dict(state["lr_schedule"])  # a run that gains the schedule starts it afresh
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
         self.maintenance = float(state.get("maintenance", 0.0))
