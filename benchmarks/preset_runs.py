@@ -27,13 +27,18 @@ def train_preset(preset: str, overrides: list[str], steps: int | None, out: Path
 
 
 def outcome(run_path: Path) -> dict:
-    """A finished run's steps, steps/s over its training time and last evaluation (``eval/`` dropped from keys)."""
+    """A finished run's steps, training seconds, steps/s over them and last evaluation (``eval/`` dropped from keys).
+
+    The training seconds leave out previews, figures and evaluations (the trainer's clock does), so a
+    wall time far above them says the run's periodic work costs more than its training.
+    """
     records = [json.loads(line) for line in (run_path / "metrics.jsonl").read_text().splitlines()]
     evaluation = next((r for r in reversed(records) if "eval_samples" in r), {})
     trained = [r for r in records if "steps_per_s" in r]
     done = trained[-1]["step"] if trained else 0
     return {
         "steps": done,
+        "train_s": round(trained[-1]["time"], 1) if trained else None,
         "steps_per_s": round(done / max(trained[-1]["time"], 1e-9), 2) if trained else None,
         **{k[len("eval/"):]: v for k, v in evaluation.items() if k.startswith("eval/")},
     }

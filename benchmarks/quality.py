@@ -40,6 +40,8 @@ GROUPS = {
 # Final-evaluation numbers shown, in this order, where a preset's evaluation has them.
 COLUMNS = ("fd", "is", "precision", "recall", "classes_covered", "modes_covered", "high_quality", "reverse_kl",
            "w1", "stacked_modes", "stacked_kl", "code_digit_accuracy", "encoding_nn_accuracy")
+# A run may exceed its preset's stated budget by this share (machines of one kind differ by a few percent).
+BUDGET_SLACK = 0.05
 RUN_TIMEOUT_S = 3 * 3600  # a run that takes longer than this has no budget worth stating
 
 
@@ -68,13 +70,22 @@ def train_once(preset: str, seed: int, steps: int | None, out: Path) -> dict:
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     wall = time.perf_counter() - start
-    row: dict = {"preset": preset, "seed": seed, "wall_s": round(wall, 1)}
+    row: dict = {"preset": preset, "seed": seed, "wall_s": round(wall, 1),
+                 "budget_s": read_preset(preset).get("budget_seconds")}
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
         row["failed"] = lines[-1] if lines else f"exit code {done.returncode}"
         return row
     row.update(outcome(out / name))
+    row["curve"] = evaluation_curve(out / name)
     return row
+
+
+def evaluation_curve(run_path: Path) -> list[dict]:
+    """Every periodic evaluation's step and headline numbers: the convergence curve (modes and W1 for 2-D sets)."""
+    records = [json.loads(line) for line in (run_path / "metrics.jsonl").read_text().splitlines()]
+    return [{"step": r["step"], **{k[len("eval/"):]: r[k] for k in r if k[len("eval/"):] in COLUMNS}}
+            for r in records if "eval_samples" in r]
 
 
 def summarise(rows: list[dict]) -> dict[str, dict]:
@@ -83,8 +94,9 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
     for preset in dict.fromkeys(r["preset"] for r in rows):
         runs = [r for r in rows if r["preset"] == preset]
         good = [r for r in runs if "failed" not in r]
-        entry: dict = {"seeds": [r["seed"] for r in runs], "failed": [r["failed"] for r in runs if "failed" in r]}
-        for key in ("wall_s", "steps", "steps_per_s", *COLUMNS):
+        entry: dict = {"seeds": [r["seed"] for r in runs], "failed": [r["failed"] for r in runs if "failed" in r],
+                       "budget_s": runs[0].get("budget_s")}
+        for key in ("wall_s", "train_s", "steps", "steps_per_s", *COLUMNS):
             values = [r[key] for r in good if isinstance(r.get(key), (int, float))]
             if values:
                 entry[key] = spread(values)
@@ -95,7 +107,7 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
 def render(summary: dict[str, dict], title: str) -> str:
     """One line per preset: each column as mean (+- std over seeds where there are several)."""
     shown = [c for c in COLUMNS if any(c in e for e in summary.values())]
-    lines = [f"== {title}", "  ".join(["preset", *shown, "steps", "steps/s", "wall s"])]
+    lines = [f"== {title}", "  ".join(["preset", *shown, "steps", "steps/s", "train s", "wall s"])]
     for preset, entry in summary.items():
         def cell(key: str) -> str:
             if key not in entry:
@@ -103,14 +115,28 @@ def render(summary: dict[str, dict], title: str) -> str:
             v = entry[key]
             return f"{v['mean']:.3g}" + (f" +- {v['std']:.2g}" if len(v["values"]) > 1 else "")
         lines.append("  ".join([preset, *(cell(c) for c in shown), cell("steps"), cell("steps_per_s"),
-                                cell("wall_s")]))
+                                cell("train_s"), cell("wall_s")]))
         lines += [f"  {preset} failed: {why}" for why in entry["failed"]]
+        broken = broken_budget(entry)
+        if broken:
+            lines.append(f"  FINDING: {preset} {broken}")
     many = [p for p, e in summary.items() if len(e["seeds"]) > 1]
     for preset in many:
         values = {c: summary[preset][c]["values"] for c in shown if c in summary[preset]}
         lines.append(f"  {preset} per seed: " + "; ".join(f"{c} {', '.join(f'{v:.3g}' for v in vs)}"
                                                           for c, vs in values.items()))
     return "\n".join(lines)
+
+
+def broken_budget(entry: dict) -> str | None:
+    """Why a preset's runs did not keep its stated wall budget (``budget_seconds``), or None if they did."""
+    stated = entry.get("budget_s")
+    if stated is None or "wall_s" not in entry:
+        return None
+    slowest = max(entry["wall_s"]["values"])
+    if slowest <= stated * (1 + BUDGET_SLACK):
+        return None
+    return f"took {slowest:.0f} s wall against its stated budget of {stated:.0f} s"
 
 
 def run(budget: Budget, presets: list[str], seeds: int, say=print) -> dict:

@@ -129,6 +129,10 @@ class EvalConfig:
 class RunConfig:
     preset: str | None = None
     description: str = ""
+    # A preset's promise: the wall seconds its default run takes on this project's reference machine (2 cores
+    # of an AMD EPYC, AVX2), start-up, evaluations, figures and report included. Informative only (training
+    # never reads it); `gankit presets` shows it and benchmarks/quality.py checks it.
+    budget_seconds: float | None = None
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
