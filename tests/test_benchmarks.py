@@ -60,3 +60,14 @@ def test_reference_loop_computes_gankits_wgan_gp_critic_loss_and_both_loops_trai
     assert all(math.isfinite(value) for value in theirs.last_losses.values())
     assert (ours.generator_steps, theirs.generator_steps) == (2, 2)
     assert theirs.critic_steps == 2 * config.train.n_critic
+
+
+def test_quality_benchmark_flags_a_preset_that_breaks_its_stated_budget():
+    from benchmarks.quality import broken_budget, summarise
+
+    rows = [{"preset": "p", "seed": s, "wall_s": w, "budget_s": 100.0} for s, w in ((0, 90.0), (1, 112.0))]
+    finding = broken_budget(summarise(rows)["p"])
+    assert finding is not None and "112 s" in finding and "100 s" in finding
+    # Within the slack for machines of one kind, and presets that state no budget, are not findings.
+    assert broken_budget(summarise([{**rows[0], "wall_s": 104.0}])["p"]) is None
+    assert broken_budget(summarise([{**rows[1], "budget_s": None}])["p"]) is None

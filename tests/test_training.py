@@ -78,6 +78,8 @@ def flat_tensors(tree, prefix=""):
 
 @pytest.mark.parametrize("preset, extra", [
     ("wgan-gp-8gaussians", ["train.ema_decay=0.9"]),
+    # An EMA of a batch-norm generator, whose statistics are re-estimated whenever it is used or saved.
+    ("nsgan-8gaussians", ["train.ema_decay=0.9", "model.generator_norm=batch"]),
     ("wgan-8gaussians", ["train.critic_schedule=wgan"]),
     ("nsgan-8gaussians", []),
     # Issue 5's objectives, with the state they keep (EBGAN's adapted margin, BEGAN's k_t):
@@ -153,3 +155,33 @@ def test_ema_is_the_exponential_average_of_the_weights():
         ema.update(net)
     # 0 -> 0.9*0 + 0.1*1 = 0.1 -> 0.9*0.1 + 0.1*2 = 0.29
     assert ema.model.weight.item() == pytest.approx(0.29)
+
+
+def test_ema_batch_norm_statistics_are_those_of_the_averaged_weights():
+    from gankit.training.ema import CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    codes = [torch.randn(CALIBRATION_BATCH_SIZE, 2, generator=torch.Generator().manual_seed(i))
+             for i in range(CALIBRATION_BATCHES)]
+    ema = GeneratorEMA(net, decay=0.5, calibration_inputs=lambda i, n: (codes[i][:n], None))
+    net.train()
+    with torch.no_grad():
+        net(torch.randn(64, 2) * 5 + 3)  # the training network's statistics: of other weights and inputs
+        net[0].weight.mul_(3.0)
+    ema.update(net)
+    copied = ema.model[1].running_mean.clone()
+    averaged = ema.averaged()
+    # By hand: the exact mean over the calibration batches of the averaged linear layer's outputs, and the
+    # mean of the batches' unbiased variances (batch norm's cumulative average).
+    with torch.no_grad():
+        outputs = [averaged[0](c) for c in codes]
+    expected_mean = torch.stack([o.mean(0) for o in outputs]).mean(0)
+    expected_var = torch.stack([o.var(0, unbiased=True) for o in outputs]).mean(0)
+    assert torch.allclose(averaged[1].running_mean, expected_mean, atol=1e-6)
+    assert torch.allclose(averaged[1].running_var, expected_var, atol=1e-6)
+    assert not torch.allclose(copied, expected_mean, atol=1e-3)
+    assert not averaged.training and averaged[1].momentum == 0.1
+    # What a checkpoint saves is the calibrated network; a second use re-estimates nothing new.
+    assert torch.allclose(ema.state_dict()["1.running_mean"], expected_mean, atol=1e-6)
+    assert torch.equal(ema.averaged()[1].running_var, averaged[1].running_var)

@@ -34,7 +34,7 @@ from gankit.objectives import CRITIC, GENERATOR, GRID_ROW, POINTS_PER_PLOT, SIDE
 from gankit.training.artefacts import ArtefactWriter
 from gankit.training.checkpoint import restore_modules, save_checkpoint
 from gankit.training.distributed import SINGLE, DistributedContext, convert_batch_norm_for
-from gankit.training.ema import GeneratorEMA
+from gankit.training.ema import CALIBRATION_SEED, CalibrationInputs, GeneratorEMA
 from gankit.training.logging import MetricsLog, ProgressBar, TensorBoardLog
 from gankit.training.lr_schedule import PlateauSchedule, lr_factor
 from gankit.training.optimizers import build_optimizer, load_optimizer_state
@@ -200,7 +200,8 @@ class Trainer:
             seed=train.seed + 1, rank=dist.rank, world_size=dist.world_size,
         )
         self.ema = (
-            {role: GeneratorEMA(module, train.ema_decay) for role, module in networks.side(GENERATOR)}
+            {role: GeneratorEMA(module, train.ema_decay, self._calibration_inputs(role, module))
+             for role, module in networks.side(GENERATOR)}
             if train.ema_decay > 0 else {}
         )
         self.layer_norms = LayerGradientNorms(dict(networks.side(CRITIC))) if train.layer_diagnostics else None
@@ -416,11 +417,27 @@ class Trainer:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in result.scalars().items() if isinstance(v, float))
         bar.write(f"eval at step {self.step}: {shown}")
 
+    def _calibration_inputs(self, role: str, module: nn.Module) -> CalibrationInputs | None:
+        """Seeded noise (and uniform labels, if it takes them) for the EMA of the network that reads the latent."""
+        latent = self.context.latent
+        if role != GENERATOR or latent is None:
+            return None
+        classes = getattr(module, "num_classes", None) if getattr(module, "conditional", False) else None
+
+        def inputs(index: int, n: int) -> tuple[Tensor, Tensor | None]:
+            seed = CALIBRATION_SEED + index
+            labels = None if classes is None else torch.randint(
+                classes, (n,), generator=torch.Generator().manual_seed(seed)).to(self.device)
+            return latent.draw(n, self.device, seed=seed), labels
+
+        return inputs
+
     # ------------------------------------------------------------------ artefacts
     @property
     def sampling_networks(self) -> dict[str, nn.Module]:
         """The networks by role, with each generator-side network's EMA where the run keeps one."""
-        return {role: self.ema[role].model if role in self.ema else module for role, module in self.networks.items()}
+        return {role: self.ema[role].averaged() if role in self.ema else module
+                for role, module in self.networks.items()}
 
     @property
     def sampling_generator(self) -> nn.Module:
@@ -500,6 +517,8 @@ class Trainer:
                 {role: ema.model for role, ema in self.ema.items()},
                 {role: saved.get(role, state["networks"][role]) for role in self.ema}, what="EMA network",
             )
+            for ema in self.ema.values():
+                ema.mark_stale()
         try:
             for side, optimizer in self.optimizers.items():
                 load_optimizer_state(optimizer, state["optimizers"][side])
