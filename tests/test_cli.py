@@ -72,6 +72,9 @@ def test_presets_lists_every_preset_with_a_line(capsys):
     names = [line.split()[0] for line in lines]
     assert "wgan-gp-mnist" in names and "wgan-gp-25gaussians" in names
     assert all(len(line.split(None, 1)) == 2 for line in lines)
+    # The main job states its wall budget on the reference machine, in minutes.
+    main_job = next(line for line in lines if line.split()[0] == "wgan-gp-mnist")
+    assert " min " in main_job
 
 
 def assert_one_line_error(capsys, code, *words):
