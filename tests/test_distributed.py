@@ -53,6 +53,11 @@ def max_difference(a, b):
     # Convolutions in channels-last memory order: parameters and gradients that are not NCHW-contiguous
     # go through the broadcast and the flattened all-reduce. (Generator batch norm off: on the CPU each
     # rank normalises its own slice, so it would differ from one process by design.)
+    # Spectral norm (issue 18) on both sides: the u, v estimates are buffers, broadcast at the start and then
+    # updated from weights that are identical on every rank. A rank whose u drifted would compute its half of
+    # the gradient with another sigma and pull the averaged weights away from the 1-process run's; the
+    # checkpoint comparison covers rank 0's u and v themselves.
+    ("wgan-gp-8gaussians", ["model.critic_spectral_norm=true", "model.generator_spectral_norm=true"]),
     ("wgan-gp-mnist", ["data.name=digits", "data.image_size=28", "model.base_channels=4",
                        "model.generator_norm=none", "train.batch_size=16"]),
 ])

@@ -90,6 +90,9 @@ def flat_tensors(tree, prefix=""):
     ("cwgan-gp-8gaussians", []),
     # Issue 16's f-GAN: the reverse-KL activation, its gradient penalty on, the saddle-point generator loss.
     ("fgan-reverse-kl-8gaussians", ["objective.generator_loss=saddle"]),
+    # Issue 18's spectral norm on both sides (its u, v estimates are checkpointed), with an EMA of the SN generator.
+    ("nsgan-8gaussians", ["model.critic_spectral_norm=true", "model.generator_spectral_norm=true",
+                          "train.ema_decay=0.9"]),
 ])
 def test_resume_gives_the_same_numbers_as_a_run_that_never_stopped(tmp_path, preset, extra):
     overrides = TINY_TOY + ["train.checkpoint_every=3", "train.log_every=1", *extra]

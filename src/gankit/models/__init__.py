@@ -3,7 +3,11 @@
 Generators map ``z [B, latent_dim]`` (and optional labels) to samples
 ``[B, *sample_shape]``: images through tanh into [-1, 1], points linear.
 Critics map samples to raw scores ``[B]``. Architectures: ``mlp`` (any
-shape) and ``dcgan`` (square 28, 32 or 64 pixel images).
+shape), ``dcgan`` and ``sngan-resnet`` (SNGAN's ResNets; square 28, 32 or 64
+pixel images), ``infogan`` and ``began`` (their papers' networks); the
+translation GANs' ``resnet`` and ``encoder-decoder`` map images to images.
+Any of them can carry spectral norm (``spectral_norm``) and, when
+conditional, a projection critic (``projection``).
 """
 
 from gankit.models.base import Critic, Generator

@@ -20,11 +20,14 @@ from gankit.models.heads import (
     decoder_config,
 )
 from gankit.models.mlp import MLPCritic, MLPGenerator
+from gankit.models.projection import ProjectionCritic
+from gankit.models.sngan import SNGANCritic, SNGANGenerator
+from gankit.models.spectral_norm import apply_spectral_norm
 
 _GENERATORS: dict[str, type[Generator]] = {"mlp": MLPGenerator, "dcgan": DCGANGenerator, "infogan": InfoGANGenerator,
-                                             "began": BEGANGenerator}
+                                             "began": BEGANGenerator, "sngan-resnet": SNGANGenerator}
 _CRITICS: dict[str, type[Critic]] = {"mlp": MLPCritic, "dcgan": DCGANCritic, "infogan": InfoGANCritic,
-                                      "began": BEGANCritic}
+                                      "began": BEGANCritic, "sngan-resnet": SNGANCritic}
 
 
 def conditioning_classes(cfg: ModelConfig, num_classes: int | None, data_name: str = "the data") -> int | None:
@@ -44,8 +47,15 @@ def _refuse_translation_arch(cfg: ModelConfig) -> None:
     if cfg.arch in TRANSLATION_ARCHITECTURES:
         raise ConfigError(
             f"model.arch '{cfg.arch}' maps one image domain to another, not noise to samples: use it with "
-            "objective cyclegan or discogan, or set model.arch to mlp or dcgan"
+            "objective cyclegan or discogan, or set model.arch to mlp, dcgan, infogan, began or sngan-resnet"
         )
+
+
+def _spectrally_normalised(module, on: bool):
+    """``module`` with spectral norm on its weights when ``on`` (applied last: after every layer's own init)."""
+    if on:
+        apply_spectral_norm(module)
+    return module
 
 
 def build_generator(
@@ -65,14 +75,14 @@ def build_generator(
     _refuse_translation_arch(cfg)
     generator = _GENERATORS[cfg.arch](cfg, tuple(sample_shape), conditioning_classes(cfg, num_classes))
     if codes is None:
-        return generator
+        return _spectrally_normalised(generator, cfg.generator_spectral_norm)
     if cfg.latent_dim <= codes.width:
         raise ConfigError(
             f"model.latent_dim {cfg.latent_dim} leaves no free noise beside InfoGAN's {codes.width} code dimensions "
             f"({codes.categories} for the category, {codes.continuous} continuous): raise model.latent_dim to at "
             f"least {codes.width + 1} (the paper uses 62 + {codes.width})"
         )
-    return CodedGenerator(generator, codes)
+    return _spectrally_normalised(CodedGenerator(generator, codes), cfg.generator_spectral_norm)
 
 
 def build_critic(
@@ -90,14 +100,25 @@ def build_critic(
     _refuse_translation_arch(cfg)
     shape, classes = tuple(sample_shape), conditioning_classes(cfg, num_classes)
     critic_type = _CRITICS[cfg.arch]
+    projection = classes is not None and cfg.critic_conditioning == "projection"
+    if projection and not isinstance(head, ScoreHead):
+        kind = "an auto-encoder's energy" if isinstance(head, AutoEncoderHead) else "a score with InfoGAN's Q head"
+        raise ConfigError(
+            f"model.critic_conditioning 'projection' adds a class term to a single critic score, but this "
+            f"objective's critic gives {kind}: set model.critic_conditioning to concat"
+        )
     if isinstance(head, AutoEncoderHead):
         encoder = critic_type(cfg, shape, classes, outputs=cfg.autoencoder_code_dim)
         decoder = _GENERATORS[cfg.arch](decoder_config(cfg, cfg.autoencoder_code_dim), shape, classes)
-        return AutoEncoderCritic(encoder, decoder, head.distance, head.reduction)
-    critic = critic_type(cfg, shape, classes)
-    if isinstance(head, QHead):
-        return InfoCritic(critic, head.outputs, cfg.leaky_slope)
-    return critic
+        critic = AutoEncoderCritic(encoder, decoder, head.distance, head.reduction)
+    elif isinstance(head, QHead):
+        critic = InfoCritic(critic_type(cfg, shape, classes), head.outputs, cfg.leaky_slope)
+    elif projection:
+        # The body is built unconditional (no label channels); the label enters only through the projection.
+        critic = ProjectionCritic(critic_type(cfg, shape, None), classes)
+    else:
+        critic = critic_type(cfg, shape, classes)
+    return _spectrally_normalised(critic, cfg.critic_spectral_norm)
 
 
 class NetworkBuilder:
@@ -133,7 +154,7 @@ class NetworkBuilder:
         _refuse_translation_arch(self.cfg)
         width = self.cfg.latent_dim * (2 if stochastic else 1)
         body = _CRITICS[self.cfg.arch](self.cfg, self.sample_shape, None, outputs=width)
-        return Encoder(body, self.cfg.latent_dim, stochastic)
+        return _spectrally_normalised(Encoder(body, self.cfg.latent_dim, stochastic), self.cfg.generator_spectral_norm)
 
     def joint_critic(self):
         """A critic of (x, z) pairs: x through the architecture's critic body, z through an MLP, then joined."""
@@ -142,16 +163,18 @@ class NetworkBuilder:
         self.cfg.check()
         _refuse_translation_arch(self.cfg)
         body = _CRITICS[self.cfg.arch](self.cfg, self.sample_shape, None, outputs=JOINT_WIDTH)
-        return JointCritic(body, self.cfg.latent_dim, self.cfg.leaky_slope)
+        return _spectrally_normalised(JointCritic(body, self.cfg.latent_dim, self.cfg.leaky_slope),
+                                      self.cfg.critic_spectral_norm)
 
     def translator(self, source_shape: tuple[int, ...], sample_shape: tuple[int, ...]):
         """A network from samples of ``source_shape`` to samples of ``sample_shape`` (CycleGAN's generators)."""
         from gankit.models.translation import build_translator
 
-        return build_translator(self.cfg, source_shape, sample_shape)
+        return _spectrally_normalised(build_translator(self.cfg, source_shape, sample_shape),
+                                      self.cfg.generator_spectral_norm)
 
     def domain_critic(self, sample_shape: tuple[int, ...]) -> Critic:
         """The critic of one translation domain (PatchGAN for model.arch resnet)."""
         from gankit.models.translation import build_domain_critic
 
-        return build_domain_critic(self.cfg, sample_shape)
+        return _spectrally_normalised(build_domain_critic(self.cfg, sample_shape), self.cfg.critic_spectral_norm)

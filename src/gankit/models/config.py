@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from gankit.errors import ConfigError, did_you_mean
 
-ARCHITECTURES = ("mlp", "dcgan", "infogan", "began", "resnet", "encoder-decoder")
+ARCHITECTURES = ("mlp", "dcgan", "infogan", "began", "sngan-resnet", "resnet", "encoder-decoder")
 # Architectures that map one domain to another (CycleGAN's ResNet + PatchGAN, DiscoGAN's encoder-decoder).
 TRANSLATION_ARCHITECTURES = ("resnet", "encoder-decoder")
 NORMALIZATIONS = ("batch", "layer", "instance", "none")
@@ -20,13 +20,17 @@ ACTIVATIONS = ("relu", "leaky_relu")
 # critic choices that keep the samples of a batch independent (gradient
 # penalties need that); a generator has no such constraint and no tradition of them.
 GENERATOR_NORMALIZATIONS = ("batch", "none")
+# How a conditional critic reads the label: joined to its input, or projected onto its features.
+CRITIC_CONDITIONINGS = ("concat", "projection")
 
 
 @dataclass
 class ModelConfig:
     """The ``model:`` section: architecture, latent size and the layers' widths and norms."""
 
-    arch: str = "dcgan"  # "mlp" | "dcgan"; translation GANs: "resnet" (CycleGAN) | "encoder-decoder" (DiscoGAN)
+    # "mlp" | "dcgan" | "infogan" | "began" | "sngan-resnet" (SNGAN's ResNets at 28, 32, 64 px);
+    # translation GANs: "resnet" (CycleGAN) | "encoder-decoder" (DiscoGAN)
+    arch: str = "dcgan"
     latent_dim: int = 128
     # mlp: hidden layer widths, input side first
     generator_widths: list[int] = field(default_factory=lambda: [512, 512, 512])
@@ -47,6 +51,15 @@ class ModelConfig:
     # input (extra features for vectors, extra constant channels for images). Needs a labelled dataset.
     conditional: bool = False
     label_dim: int = 10
+    # How a conditional critic reads the label: "concat" (the embedding joined to its input, as above) or
+    # "projection" (Miyato and Koyama: score = linear(h) + <embed(y), h> on the features h before its last layer;
+    # cheaper, the label never enters the body). Plain score critics only (not auto-encoder or InfoGAN critics).
+    critic_conditioning: str = "concat"
+    # Spectral normalisation (Miyato et al.): every Linear/Conv/ConvTranspose weight (and the projection
+    # embedding) divided by its largest singular value, one power iteration per training forward. Critic: every
+    # critic-side network (SNGAN); generator: every generator-side network, encoders included (SAGAN).
+    critic_spectral_norm: bool = False
+    generator_spectral_norm: bool = False
     # Auto-encoder critics (EBGAN, BEGAN): width of the code between encoder and decoder.
     autoencoder_code_dim: int = 32
     # began: the improved BEGAN's skip connections (h0, upsampled, joined to every block after an upsampling).
@@ -63,7 +76,13 @@ class ModelConfig:
             *_name_problems("model.activation", self.activation, ACTIVATIONS),
             *_name_problems("model.generator_norm", self.generator_norm, GENERATOR_NORMALIZATIONS),
             *_name_problems("model.critic_norm", self.critic_norm, NORMALIZATIONS),
+            *_name_problems("model.critic_conditioning", self.critic_conditioning, CRITIC_CONDITIONINGS),
         ]
+        if self.critic_conditioning == "projection" and not self.conditional:
+            problems.append(
+                "model.critic_conditioning 'projection' conditions on class labels, but model.conditional is false: "
+                "set model.conditional=true or model.critic_conditioning=concat"
+            )
         if self.critic_activation is not None:
             problems += _name_problems("model.critic_activation", self.critic_activation, ACTIVATIONS)
         if self.latent_dim < 1:
