@@ -23,6 +23,7 @@ from gankit.errors import ConfigError, closest_name, did_you_mean
 from gankit.models import ModelConfig
 from gankit.objectives import OBJECTIVES, ObjectiveParams, objective_class
 from gankit.objectives.penalties import conditional_penalty_problem
+from gankit.training.augment import parse_policy
 from gankit.training.lr_schedule import LR_SCHEDULES
 
 DEFAULT_PRESET = "wgan-gp-mnist"
@@ -38,6 +39,11 @@ class DataConfig:
     image_size: int | None = None  # None: the dataset's native size (folders: 64)
     channels: int | None = None  # None: 1 for MNIST/digits, 3 otherwise
     toy_size: int = 100_000  # points drawn once for the toy 2-D sets
+    # Limited data: train on a seeded, class-stratified subset of this many samples (null: all of them). The
+    # subset follows subset_seed, not train.seed, so runs with different seeds see the same samples; evaluation
+    # still compares against the full real data (an FD against 50 images would be meaningless).
+    subset: int | None = None
+    subset_seed: int = 0
 
 
 @dataclass
@@ -112,6 +118,9 @@ class TrainConfig:
     # On the CPU, convolutions that are matrix products in disguise (a DCGAN critic's head, a generator's
     # first layer, a one-channel input layer) computed as matmuls: same parameters and numbers, faster.
     fast_layers: bool = True
+    # DiffAugment (Zhao et al. 2020): a comma list of color, translation, cutout applied, differentiably, to every
+    # image the critic sees (real, generated, penalty points) in training only; '' turns it off. See training/augment.py.
+    augment: str = ""
 
 
 @dataclass
@@ -387,6 +396,10 @@ def validate(config: RunConfig) -> None:
            f"train.lr_plateau_threshold must be in [0, 1), got {t.lr_plateau_threshold}: 0.01 asks for a 1% fall")
     _check(problems, 0 < t.lr_min_factor <= 1,
            f"train.lr_min_factor must be in (0, 1], got {t.lr_min_factor}: the floor as a factor of the rate, e.g. 0.25")
+    try:
+        parse_policy(t.augment)
+    except ConfigError as err:
+        problems.append(str(err))
     e = config.eval
     _check(problems, e.every >= 0, f"eval.every must be >= 0 (0 turns evaluation off), got {e.every}")
     _check(problems, e.samples is None or e.samples >= 2, f"eval.samples must be >= 2, got {e.samples}")
@@ -405,6 +418,8 @@ def validate(config: RunConfig) -> None:
     _check(problems, d.image_size is None or d.image_size >= 4, f"data.image_size must be >= 4, got {d.image_size}")
     _check(problems, d.channels in (None, 1, 3), f"data.channels must be 1 or 3, got {d.channels}")
     _check(problems, d.toy_size >= 1, f"data.toy_size must be >= 1, got {d.toy_size}")
+    _check(problems, d.subset is None or d.subset >= 1,
+           f"data.subset must be >= 1 (samples to train on; null keeps all of them), got {d.subset}")
     problems += config.model.validate()
     problems += config.objective.params.validate("objective")
     params = config.objective.params

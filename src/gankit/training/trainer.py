@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from gankit.config import RunConfig
 from gankit.data.domains import describe_data, domains_of
+from gankit.data.subset import limit_data
 from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
 from gankit.evaluation.runs import run_evaluator
 from gankit.models import has_batch_statistics, has_convolutions
@@ -32,6 +33,7 @@ from gankit.models.fast_layers import use_fast_layers
 from gankit.networks import build_networks, build_objective
 from gankit.objectives import CRITIC, GENERATOR, GRID_ROW, POINTS_PER_PLOT, SIDES, DomainBatch, Phase, RealBatch, StepContext
 from gankit.training.artefacts import ArtefactWriter
+from gankit.training.augment import build_augmentation
 from gankit.training.checkpoint import restore_modules, save_checkpoint
 from gankit.training.distributed import SINGLE, DistributedContext, convert_batch_norm_for
 from gankit.training.ema import CALIBRATION_SEED, CalibrationInputs, GeneratorEMA
@@ -141,7 +143,12 @@ class Trainer:
         note = precision_note(train.precision, self.device)
         if note is not None and dist.is_main:
             log(note)
-        self.dataset = dataset.to(self.device)
+        # data.subset trains on part of the data; evaluations keep the full real data as their reference, since
+        # an FD against the 50 training images of a 1% run would measure nothing.
+        self.reference_data = dataset.to(self.device)
+        self.dataset = limit_data(self.reference_data, config.data.subset, config.data.subset_seed)
+        if self.dataset is not self.reference_data and dist.is_main:
+            log(f"data: {self.dataset.description}")
         self.domains = domains_of(self.dataset)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.artefacts = artefacts
@@ -176,6 +183,13 @@ class Trainer:
                 f"the gradient penalty of {config.objective.name} wrong: set model.critic_norm to layer "
                 "(as in the WGAN-GP paper), instance or none"
             )
+        # train.augment: DiffAugment as a pre-hook on the critic-side networks (training mode only), so every
+        # image they score is augmented whatever the objective; None when off. Its generator rides in checkpoints.
+        self.augment = build_augmentation(
+            train.augment, self.objective, [module for _, module in networks.side(CRITIC)], dataset.kind,
+            dataset.name, seed=train.seed, device=self.device, local_batch=train.batch_size // dist.world_size,
+            shard=(dist.rank, dist.world_size),
+        )
         self.optimizers = {
             side: build_optimizer(networks.side_parameters(side), getattr(config.optim, side)) for side in SIDES
         }
@@ -228,7 +242,7 @@ class Trainer:
         if e.every == 0 or not self.dist.is_main:  # rank 0 evaluates for everyone
             return None
         return run_evaluator(
-            self.objective.evaluates, self.dataset, self.networks, self.context.latent, metrics=e.metrics,
+            self.objective.evaluates, self.reference_data, self.networks, self.context.latent, metrics=e.metrics,
             samples=e.samples, features=e.features, inception_weights=e.inception_weights,
             seed=self.config.train.seed, device=self.device, critic_scores_samples=self.objective.critic_scores_samples,
         )
@@ -505,6 +519,7 @@ class Trainer:
             "rng": capture_rng_state(),
             "preview": {k: None if v is None else v.cpu() for k, v in self.preview_inputs.items()},
             "lr_schedule": self.lr_plateau.state_dict() if self.lr_plateau is not None else None,
+            "augment": self.augment.state_dict() if self.augment is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -532,6 +547,8 @@ class Trainer:
             ) from None
         if self.lr_plateau is not None and state.get("lr_schedule") is not None:
             self.lr_plateau.load_state_dict(state["lr_schedule"])  # a run that gains the schedule starts it afresh
+        if self.augment is not None and state.get("augment") is not None:
+            self.augment.load_state_dict(state["augment"])  # older checkpoints have none: it starts from its seed
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
         self.maintenance = float(state.get("maintenance", 0.0))
