@@ -92,9 +92,10 @@ def record_preset(preset: str, scratch: Path) -> dict:
     checkpoint = torch.load(run.path / "checkpoints" / "last.pt", weights_only=True)
     weights = {}
     for role in ("generator", "critic", "ema"):
-        state = checkpoint.get(role)
-        if state is None and "networks" in checkpoint:  # the refactored format
+        if "networks" in checkpoint:  # the refactored format: networks and EMAs by role
             state = checkpoint["networks"].get(role) if role != "ema" else (checkpoint.get("ema") or {}).get("generator")
+        else:
+            state = checkpoint.get(role)
         if state is not None:
             digest = hashlib.sha256()
             _tensor_digest(digest, state)
