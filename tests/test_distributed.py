@@ -58,8 +58,11 @@ def max_difference(a, b):
     # the gradient with another sigma and pull the averaged weights away from the 1-process run's; the
     # checkpoint comparison covers rank 0's u and v themselves.
     ("wgan-gp-8gaussians", ["model.critic_spectral_norm=true", "model.generator_spectral_norm=true"]),
+    # The channels-last case also runs DiffAugment (issue 18; folded in here, not a new case, for CI's time):
+    # each rank takes its slice of the global batch's augmentation draws, in the joined real + generated
+    # forward, the penalty points and the generator phase alike.
     ("wgan-gp-mnist", ["data.name=digits", "data.image_size=28", "model.base_channels=4",
-                       "model.generator_norm=none", "train.batch_size=16"]),
+                       "model.generator_norm=none", "train.batch_size=16", "train.augment=color,translation,cutout"]),
 ])
 def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path, preset, extra):
     train(tmp_path, "one", preset, 6, None, *extra)

@@ -120,7 +120,7 @@ class TrainConfig:
     fast_layers: bool = True
     # DiffAugment (Zhao et al. 2020): a comma list of color, translation, cutout applied, differentiably, to every
     # image the critic sees (real, generated, penalty points) in training only; '' turns it off. See training/augment.py.
-    augment: str = ""
+    augment: str | None = ""  # null, like "", is off
 
 
 @dataclass
