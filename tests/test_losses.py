@@ -87,3 +87,37 @@ def test_gls_loss_by_hand_and_its_two_ends():
     wgan = losses.wasserstein_critic_loss(fake, real)  # E L(x) - E L(G(z)): the real losses play the fake scores
     expected = real.mean() + 0.7 * (margins.mean() + wgan)
     assert ls(real, fake, margins, 0.7, slope=1.0).item() == pytest.approx(expected.item())
+
+
+def test_hinge_losses_on_tf_gan_constants():
+    # TF-GAN's HingeWassersteinLossTest: by hand, mean(relu(1 - real)) = mean(6, 0, 0, 0) = 1.5 and
+    # mean(relu(1 + fake)) = mean(11, 5.4, 0, 4.6) = 5.25, so 6.75; the generator's -mean(fake) = -12.5 / 4.
+    assert losses.hinge_critic_loss(REAL, FAKE).item() == pytest.approx(6.75, abs=1e-6)
+    assert losses.hinge_generator_loss(FAKE).item() == pytest.approx(-3.125, abs=1e-6)
+
+
+def test_lecam_regularization_by_hand():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([-2.0, 0.5])
+    anchor_real, anchor_fake = 2.0, -0.5
+    # Real scores against alpha_F: (1.5^2 + 3.5^2) / 2 = 7.25; generated against alpha_R: (4^2 + 1.5^2) / 2 = 9.125.
+    assert losses.lecam_regularization(real, fake, anchor_real, anchor_fake).item() == pytest.approx(16.375)
+    # The authors' code's one-sided form keeps only real scores above alpha_F and generated ones below alpha_R:
+    # here every gap has that sign, so it agrees.
+    one_sided = losses.lecam_regularization(real, fake, anchor_real, anchor_fake, one_sided=True)
+    assert one_sided.item() == pytest.approx(16.375)
+    # With alpha_R = 0, alpha_F = 2: real gaps D(x) - 2 = -1, 1 (only 1 counts: 1^2 / 2); generated gaps
+    # 0 - D(G(z)) = 2, -0.5 (only 2 counts: 2^2 / 2). The paper's two-sided form counts all four.
+    assert losses.lecam_regularization(real, fake, 0.0, 2.0, one_sided=True).item() == pytest.approx(0.5 + 2.0)
+    assert losses.lecam_regularization(real, fake, 0.0, 2.0).item() == pytest.approx((1 + 1) / 2 + (4 + 0.25) / 2)
+
+
+def test_debiased_moving_average_by_hand():
+    # decay 0.5 over 2, 4, 6: the plain average from 0 is 1, 2.5, 4.25; debiased by 1 - 0.5^t: 2, 10/3, 34/7.
+    average = torch.tensor(0.0)
+    seen = []
+    for t, value in enumerate([2.0, 4.0, 6.0], start=1):
+        average = losses.debiased_moving_average(average, torch.tensor(value), 0.5, t)
+        seen.append(average.item())
+    assert seen == pytest.approx([2.0, 10 / 3, 34 / 7])
+    # Decay 0 keeps the newest value only.
+    assert losses.debiased_moving_average(torch.tensor(5.0), torch.tensor(1.0), 0.0, 7).item() == 1.0

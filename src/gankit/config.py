@@ -423,10 +423,15 @@ def validate(config: RunConfig) -> None:
     problems += config.model.validate()
     problems += config.objective.params.validate("objective")
     params = config.objective.params
-    if config.model.conditional and params.penalty_weight > 0:
-        problem = conditional_penalty_problem(params.penalty_points)
+    if config.model.conditional and params.penalty.weight > 0:
+        problem = conditional_penalty_problem(params.penalty.points)
         if problem is not None:
             problems.append(problem)
+    if params.lecam_weight > 0 and not objective_class(config.objective.name).supports_lecam:
+        problems.append(
+            f"objective.lecam_weight works on objectives that score one critic on real and generated samples, "
+            f"and {config.objective.name} scores its critics in a game of its own: set objective.lecam_weight=0"
+        )
     if problems:
         raise ConfigError(problems[0])
 

@@ -55,6 +55,19 @@ def least_squares_generator_loss(fake_scores: Tensor) -> Tensor:
     return 0.5 * (fake_scores - 1).pow(2).mean()
 
 
+# ------------------------------------------------------------------ hinge (Lim & Ye; Miyato et al.'s SNGAN)
+
+
+def hinge_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """``E relu(1 - D(x)) + E relu(1 + D(G(z)))``: each side's hinge at margin 1, as in SNGAN and BigGAN."""
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+
+def hinge_generator_loss(fake_scores: Tensor) -> Tensor:
+    """``-E D(G(z))``: the generator pushes its scores up, unbounded (Wasserstein's generator loss)."""
+    return -fake_scores.mean()
+
+
 # ------------------------------------------------------------------ the Wasserstein family
 
 
@@ -84,6 +97,39 @@ def input_gradient_norms(scores: Tensor, points: Tensor) -> Tensor:
 def gradient_norm_penalty(norms: Tensor, weight: float, target: float, power: float) -> Tensor:
     """``weight * mean(|norm - target| ** power)``: WGAN-GP with (1, 2), WGAN-div with (0, 6)."""
     return weight * (norms - target).abs().pow(power).mean()
+
+
+# ------------------------------------------------------------------ LeCam regularisation (Tseng et al., 2021)
+
+
+def lecam_regularization(
+    real_scores: Tensor, fake_scores: Tensor, anchor_real: Tensor | float, anchor_fake: Tensor | float,
+    one_sided: bool = False,
+) -> Tensor:
+    """``E (D(x) - alpha_F)^2 + E (D(G(z)) - alpha_R)^2``: each side's scores pulled towards the other's anchor.
+
+    ``anchor_real`` (alpha_R) and ``anchor_fake`` (alpha_F) are moving averages of the critic's mean score
+    on real and generated samples, constants to the gradient. ``one_sided`` is the authors' code's form
+    (``mean(relu(D(x) - alpha_F)^2) + mean(relu(alpha_R - D(G(z)))^2)``): only real scores above the fake
+    anchor and generated scores below the real anchor are penalised.
+    """
+    real_gap = real_scores - anchor_fake
+    fake_gap = anchor_real - fake_scores
+    if one_sided:
+        real_gap, fake_gap = F.relu(real_gap), F.relu(fake_gap)
+    return real_gap.pow(2).mean() + fake_gap.pow(2).mean()
+
+
+def debiased_moving_average(average: Tensor, value: Tensor, decay: float, count: Tensor | int) -> Tensor:
+    """The zero-debiased exponential moving average after its ``count``-th value (1 for the first).
+
+    ``average + (value - average) (1 - decay) / (1 - decay^count)``: the first value is taken whole, and
+    afterwards this equals ``biased / (1 - decay^count)`` for the plain average ``biased`` started at 0 (TF's
+    ``assign_moving_average(zero_debias=True)``, which LeCam's authors use), so early values are not
+    pulled towards 0.
+    """
+    count = torch.as_tensor(count, dtype=average.dtype, device=average.device)
+    return average + (value - average) * ((1 - decay) / (1 - decay ** count))
 
 
 # ------------------------------------------------------------------ energy-based critics (EBGAN, BEGAN)
@@ -288,10 +334,14 @@ __all__ = [
     "began_critic_loss",
     "began_k_update",
     "ebgan_critic_loss",
+    "debiased_moving_average",
     "gradient_norm_penalty",
+    "hinge_critic_loss",
+    "hinge_generator_loss",
     "information_loss",
     "input_gradient_norms",
     "l1_margins",
+    "lecam_regularization",
     "least_squares_critic_loss",
     "least_squares_generator_loss",
     "loss_sensitive_critic_loss",

@@ -16,6 +16,7 @@ from gankit.objectives.base import (
     Networks,
     Objective,
     ObjectiveParams,
+    Penalty,
     Phase,
     Preview,
     RealBatch,
@@ -24,6 +25,7 @@ from gankit.objectives.base import (
 )
 from gankit.objectives.energy import BEGAN, EBGAN
 from gankit.objectives.fgan import FGAN
+from gankit.objectives.hinge import HingeGAN
 from gankit.objectives.inference import ALI, BiGAN
 from gankit.objectives.infogan import InfoGAN
 from gankit.objectives.least_squares import LeastSquaresGAN
@@ -35,7 +37,7 @@ from gankit.objectives.wasserstein import WGAN, WGANGP, WGANDiv
 OBJECTIVES: dict[str, type[Objective]] = {
     cls.name: cls
     for cls in (
-        MinimaxGAN, NonSaturatingGAN, LeastSquaresGAN, WGAN, WGANGP, WGANDiv,
+        MinimaxGAN, NonSaturatingGAN, LeastSquaresGAN, WGAN, WGANGP, WGANDiv, HingeGAN,
         EBGAN, BEGAN, LossSensitiveGAN, InfoGAN, FGAN, BiGAN, ALI, CycleGAN, DiscoGAN,
     )
 }
@@ -65,6 +67,7 @@ __all__ = [
     "Networks",
     "Objective",
     "ObjectiveParams",
+    "Penalty",
     "Phase",
     "Preview",
     "RealBatch",

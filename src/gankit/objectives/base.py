@@ -13,15 +13,21 @@ A GAN variant is not a loop. It is an objective that owns the game:
   and what follows an optimiser step (``after_step``: clipping, k_t);
 * its **state** (k_t, margins, image pools) as module buffers, so checkpoints
   save it, ``.to(device)`` moves it and resume restores it;
+* the **regularisers every objective shares** (``ObjectiveParams``): a
+  gradient-norm penalty (WGAN-GP's, WGAN-div's, R1, R2), taken on every
+  critic step or lazily on every k-th, and LeCam's anchored scores, whose
+  state (a critic-step counter, the anchors) is buffers like the rest;
 * its recommended optimiser settings.
 
 The loop does zero_grad, backward, gradient averaging, the optimiser step
-and the objective's ``after_step``; an objective never calls ``backward``.
+and the objective's ``finish_phase`` (the shared regularisers' bookkeeping,
+then ``after_step``); an objective never calls ``backward``.
 The losses themselves are pure functions in ``gankit.losses``.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar
@@ -30,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
+from gankit.losses import debiased_moving_average, lecam_regularization
 from gankit.models.heads import CriticHead, LatentCodes, ScoreHead
 from gankit.objectives.penalties import (
     PENALTY_POINTS,
@@ -201,20 +208,64 @@ class CriticBatch:
     latent: Tensor | None = None  # the z behind ``fake`` (InfoGAN reads its codes back)
 
 
+@dataclass(frozen=True)
+class Penalty:
+    """The gradient-norm penalty a run takes: ``weight * E_{x~r}[|(||grad D(x)|| - target)|^power]``, r = ``points``."""
+
+    weight: float
+    target: float
+    power: float
+    points: str
+
+
+# The keys that spell the penalty out, which r1_gamma and r2_gamma set in one go.
+PENALTY_KEYS = ("penalty_weight", "penalty_target", "penalty_power", "penalty_points")
+
+
 @dataclass
 class ObjectiveParams:
-    """Parameters every objective accepts: an optional gradient-norm penalty.
+    """Parameters every objective accepts: a gradient-norm penalty and LeCam's regulariser, both off by default.
 
     The penalty is ``penalty_weight * E_{x~r}[|(||grad D(x)|| - penalty_target)|^penalty_power]``
     with r(x) named by ``penalty_points``; a weight of 0 turns it off. It is
     shared by all objectives so that, say, an LSGAN with a gradient penalty
-    needs no new code.
+    needs no new code. ``r1_gamma`` and ``r2_gamma`` are Mescheder et al.'s
+    (2018) R1 and R2 by their paper's name: ``gamma/2 E||grad D(x)||^2`` at
+    real (R1) or generated (R2) samples, i.e. weight gamma/2, target 0, power
+    2, points ``real`` or ``fake`` of the same penalty (they replace the
+    objective's own, e.g. WGAN-GP's). ``penalty_every`` k > 1 is StyleGAN2's
+    lazy regularisation: the penalty is taken on every k-th critic step only,
+    k times as heavy (critic steps are counted, not generator steps, so
+    n_critic > 1 changes nothing about it).
+
+    ``lecam_weight`` > 0 adds Tseng et al.'s (2021) LeCam regulariser to the
+    critic's loss: ``lecam_weight * (E (D(x) - alpha_F)^2 + E (D(G(z)) - alpha_R)^2)``,
+    alpha_R and alpha_F the zero-debiased moving averages (``lecam_decay``)
+    of the critic's mean score on real and generated samples, updated with
+    each critic step's batch before the regulariser reads them (as the
+    authors' code does). ``lecam_one_sided`` is the form of the authors' code
+    (``relu`` of each gap before squaring); the default is the paper's Eq. 3.
     """
 
     penalty_weight: float = 0.0
     penalty_target: float = 1.0
     penalty_power: float = 2.0
     penalty_points: str = "real-fake"
+    r1_gamma: float = 0.0
+    r2_gamma: float = 0.0
+    penalty_every: int = 1
+    lecam_weight: float = 0.0
+    lecam_decay: float = 0.99
+    lecam_one_sided: bool = False
+
+    @property
+    def penalty(self) -> Penalty:
+        """The penalty these settings ask for (weight 0: none)."""
+        if self.r1_gamma > 0:
+            return Penalty(self.r1_gamma / 2, 0.0, 2.0, "real")
+        if self.r2_gamma > 0:
+            return Penalty(self.r2_gamma / 2, 0.0, 2.0, "fake")
+        return Penalty(self.penalty_weight, self.penalty_target, self.penalty_power, self.penalty_points)
 
     def validate(self, prefix: str) -> list[str]:
         """Problems with the values, each as '<key>: <what is wrong and the fix>'."""
@@ -226,6 +277,36 @@ class ObjectiveParams:
         if self.penalty_points not in PENALTY_POINTS:
             choices = ", ".join(PENALTY_POINTS)
             problems.append(f"{prefix}.penalty_points must be one of {choices}, got '{self.penalty_points}'")
+        for key in ("r1_gamma", "r2_gamma"):
+            if getattr(self, key) < 0:
+                problems.append(f"{prefix}.{key} must be >= 0 (0 turns it off), got {getattr(self, key)}")
+        if self.r1_gamma > 0 and self.r2_gamma > 0:
+            problems.append(
+                f"{prefix}.r1_gamma and {prefix}.r2_gamma are both set, but a run takes one penalty: set one of "
+                "them to 0 (Mescheder et al. recommend R1, at the real samples)"
+            )
+        elif self.r1_gamma > 0 or self.r2_gamma > 0:
+            key = "r1_gamma" if self.r1_gamma > 0 else "r2_gamma"
+            defaults = type(self)()
+            # The objective's own penalty is replaced; a penalty key set by hand as well is ambiguous.
+            clash = [k for k in PENALTY_KEYS if getattr(self, k) != getattr(defaults, k)
+                     and not (k == "penalty_weight" and self.penalty_weight == 0)]
+            if clash:
+                problems.append(
+                    f"{prefix}.{key} sets the penalty itself (gamma/2 E||grad D||^2 at the "
+                    f"{'real' if key == 'r1_gamma' else 'generated'} samples), so {prefix}.{clash[0]} cannot be "
+                    f"set beside it: drop {prefix}.{clash[0]}, or drop {key} and spell the penalty out with "
+                    f"{', '.join(PENALTY_KEYS)}"
+                )
+        if self.penalty_every < 1:
+            problems.append(
+                f"{prefix}.penalty_every must be >= 1, got {self.penalty_every}: 1 takes the penalty on every "
+                "critic step, k on every k-th at k times the weight (StyleGAN2 uses 16 for R1)"
+            )
+        if self.lecam_weight < 0:
+            problems.append(f"{prefix}.lecam_weight must be >= 0 (0 turns LeCam off), got {self.lecam_weight}")
+        if not 0 <= self.lecam_decay < 1:
+            problems.append(f"{prefix}.lecam_decay must be in [0, 1), got {self.lecam_decay}: the paper uses 0.99")
         return problems
 
 
@@ -258,10 +339,48 @@ class Objective(nn.Module):
     evaluates: ClassVar[str] = "samples"
     #: Whether the ``critic`` role scores a sample alone (so 2-D runs can draw its value surface).
     critic_scores_samples: ClassVar[bool] = True
+    #: Whether the critic step scores through ``score_critic`` (or reads ``_lecam`` itself), so LeCam applies.
+    supports_lecam: ClassVar[bool] = True
+    #: Buffers of the shared regularisers, present only while a setting turns them on: a checkpoint may lack
+    #: them (written before they existed, or by a run without them) or hold them for a run that has none.
+    OPTIONAL_STATE: ClassVar[tuple[str, ...]] = ("critic_updates", "lecam_anchors", "lecam_updates")
 
     def __init__(self, params: ObjectiveParams | None = None):
         super().__init__()
         self.params = params if params is not None else self.Params()
+        # Lazy regularisation counts critic steps: state, so a resumed run takes the penalty on the same steps.
+        # The Python copy decides each step without reading the device (no host sync per step).
+        self._critic_updates = 0
+        if self.params.penalty_every > 1:
+            self.register_buffer("critic_updates", torch.zeros((), dtype=torch.long))
+        if self.params.lecam_weight > 0:
+            # (alpha_R, alpha_F): the moving averages of the mean real and generated scores, and how many
+            # critic steps they have seen (the zero-debiasing reads it).
+            self.register_buffer("lecam_anchors", torch.zeros(2))
+            self.register_buffer("lecam_updates", torch.zeros((), dtype=torch.long))
+
+    def load_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True, assign: bool = False):
+        """``nn.Module.load_state_dict``, where the shared regularisers' optional state may be missing or extra.
+
+        A run that gains lazy regularisation or LeCam on a checkpoint without
+        their state starts it afresh (counter 0, anchors from the next batch);
+        state for a regulariser this run does not use is dropped. Everything
+        else loads strictly.
+        """
+        state = OrderedDict(state_dict)
+        metadata = getattr(state_dict, "_metadata", None)
+        if metadata is not None:
+            state._metadata = metadata  # type: ignore[attr-defined]
+        own = dict(self.named_buffers())
+        for key in self.OPTIONAL_STATE:
+            if key in own and key not in state:
+                state[key] = own[key].clone()
+            elif key in state and key not in own:
+                del state[key]
+        result = super().load_state_dict(state, strict=strict, assign=assign)
+        if "critic_updates" in own:
+            self._critic_updates = int(self.critic_updates)
+        return result
 
     # -- the networks and what they consume -------------------------------------
     def critic_head(self) -> CriticHead:
@@ -301,6 +420,22 @@ class Objective(nn.Module):
             return self.critic_loss(nets, batch, ctx)
         return self.generator_loss(nets, batch, ctx)
 
+    def finish_phase(self, side: str, nets: Networks, stats: Stats, ctx: StepContext) -> None:
+        """What the loop calls after each optimiser step: the shared regularisers' state, then ``after_step``."""
+        if side == CRITIC:
+            self._record_critic_step(stats)
+        self.after_step(side, nets, stats, ctx)
+
+    @torch.no_grad()
+    def _record_critic_step(self, stats: Stats) -> None:
+        """Count the critic step (lazy penalty) and keep the LeCam anchors it computed."""
+        if self.params.penalty_every > 1:
+            self._critic_updates += 1
+            self.critic_updates.fill_(self._critic_updates)
+        if self.params.lecam_weight > 0 and "lecam_anchor_real" in stats:
+            self.lecam_anchors.copy_(torch.stack([stats["lecam_anchor_real"], stats["lecam_anchor_fake"]]))
+            self.lecam_updates.add_(1)
+
     def after_step(self, side: str, nets: Networks, stats: Stats, ctx: StepContext) -> None:
         """Called after each optimiser step of ``side``, with that phase's statistics."""
         if side == CRITIC:
@@ -308,7 +443,13 @@ class Objective(nn.Module):
 
     @property
     def uses_penalty(self) -> bool:
-        return self.params.penalty_weight > 0
+        """Whether the run takes a gradient-norm penalty at all (on some critic steps at least)."""
+        return self.params.penalty.weight > 0
+
+    def penalty_due(self) -> bool:
+        """Whether this critic step takes the penalty: each one, or with ``penalty_every`` k each k-th (the first,
+        the (k+1)-th...)."""
+        return self.uses_penalty and self._critic_updates % self.params.penalty_every == 0
 
     # -- the one-generator game ----------------------------------------------------
     def critic_loss(self, nets: Networks, batch: RealBatch, ctx: StepContext) -> tuple[Tensor, Stats]:
@@ -348,8 +489,8 @@ class Objective(nn.Module):
         parts = [batch.real, batch.fake]
         labels = [batch.real_labels, batch.fake_labels]
         points = None
-        if self.uses_penalty:
-            kind = self.params.penalty_points
+        if self.penalty_due():
+            kind = self.params.penalty.points
             points = penalty_points(kind, batch.real, batch.fake, ctx.shard)
             points.requires_grad_(True)
             parts.append(points)
@@ -359,20 +500,51 @@ class Objective(nn.Module):
         scores = critic_scores(critic, parts, labels, fused=ctx.join_critic_forwards)
         real_scores, fake_scores = scores[0], scores[1]
         loss = link(real_scores, fake_scores)
-        stats: Stats = {"critic_loss": loss.detach()}
+        stats: Stats = {}
         if points is not None:
             penalty, norms = self._penalty(scores[2], points)
             loss = loss + penalty
-            stats["critic_loss"] = loss.detach()
             stats["penalty"] = penalty.detach()
             stats["grad_norm"] = norms.detach().mean()
+        lecam, lecam_stats = self._lecam(real_scores, fake_scores, ctx)
+        if lecam is not None:
+            loss = loss + lecam
+            stats.update(lecam_stats)
+        stats = {"critic_loss": loss.detach(), **stats}
         stats.update(self.score_stats(real_scores.detach(), fake_scores.detach()))
         return loss, stats
 
     def _penalty(self, point_scores: Tensor, points: Tensor) -> tuple[Tensor, Tensor]:
+        """The penalty at ``points`` from the critic's scores on them, and the gradient norms."""
         norms = input_gradient_norms(point_scores, points)
+        return self.penalty_of(norms), norms
+
+    def penalty_of(self, norms: Tensor) -> Tensor:
+        """The penalty of these gradient norms, through the one shared ``gradient_norm_penalty``.
+
+        Taken lazily (every k-th critic step), it weighs k times as much, so that
+        on average it weighs what it would on every step (StyleGAN2).
+        """
+        spec = self.params.penalty
+        return gradient_norm_penalty(norms, spec.weight * self.params.penalty_every, spec.target, spec.power)
+
+    def _lecam(self, real_scores: Tensor, fake_scores: Tensor, ctx: StepContext) -> tuple[Tensor | None, Stats]:
+        """LeCam's weighted regulariser on this critic step's scores and its statistics, or (None, {}) when off.
+
+        The anchors are updated with this step's mean scores, averaged over the
+        data-parallel ranks (the mean of equal slices is the global batch's
+        mean, so every rank holds the same anchors), and the regulariser reads
+        the updated ones. They are kept (``finish_phase``) from the statistics
+        ``lecam_anchor_real`` and ``lecam_anchor_fake``.
+        """
         p = self.params
-        return gradient_norm_penalty(norms, p.penalty_weight, p.penalty_target, p.penalty_power), norms
+        if p.lecam_weight <= 0:
+            return None, {}
+        means = ctx.average(torch.stack([real_scores.detach().mean(), fake_scores.detach().mean()]))
+        anchors = debiased_moving_average(self.lecam_anchors, means, p.lecam_decay, self.lecam_updates + 1)
+        regulariser = lecam_regularization(real_scores, fake_scores, anchors[0], anchors[1], p.lecam_one_sided)
+        term = p.lecam_weight * regulariser
+        return term, {"lecam": term.detach(), "lecam_anchor_real": anchors[0], "lecam_anchor_fake": anchors[1]}
 
     def score_generator(
         self, critic: nn.Module, fake: Tensor, fake_labels: Tensor | None = None, latent: Tensor | None = None

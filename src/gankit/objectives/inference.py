@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from gankit.data import held_out_indices
 from gankit.errors import ConfigError
-from gankit.losses import gradient_norm_penalty, minimax_critic_loss
+from gankit.losses import minimax_critic_loss
 from gankit.objectives.base import (
     CRITIC,
     GRID_ROW,
@@ -47,7 +47,13 @@ RECONSTRUCTION_ROWS = 4  # pairs of rows (inputs, reconstructions) in samples/re
 class InferenceParams(ObjectiveParams):
     def validate(self, prefix: str) -> list[str]:
         problems = super().validate(prefix)
-        if self.penalty_points != "real-fake":
+        if self.r1_gamma > 0 or self.r2_gamma > 0:
+            key = "r1_gamma" if self.r1_gamma > 0 else "r2_gamma"
+            problems.append(
+                f"{prefix}.{key} must be 0 for a critic of (x, z) pairs, whose penalty is taken at real-fake "
+                f"interpolates of the pairs: use {prefix}.penalty_weight"
+            )
+        elif self.penalty_points != "real-fake":
             problems.append(f"{prefix}.penalty_points must be real-fake for pairs (x, z), got '{self.penalty_points}'")
         return problems
 
@@ -60,6 +66,7 @@ class BiGAN(Objective):
     stochastic_encoder = False
     latent_distribution = "uniform"
     critic_scores_samples = False  # it scores (x, z) pairs
+    supports_lecam = False  # its critic step scores pairs in its own loss
 
     def generator_input(self, latent_dim: int) -> LatentInput:
         return LatentInput(latent_dim, self.latent_distribution)
@@ -88,7 +95,7 @@ class BiGAN(Objective):
             loss = minimax_critic_loss(real, fake)
             stats: Stats = {"critic_loss": loss.detach(), "d_real": real.detach().sigmoid().mean(),
                             "d_fake": fake.detach().sigmoid().mean()}
-            if self.uses_penalty:
+            if self.penalty_due():
                 penalty, norm = self._pair_penalty(critic, (x, ex), (gz, z), ctx)
                 loss = loss + penalty
                 stats.update(critic_loss=loss.detach(), penalty=penalty.detach(), grad_norm=norm.detach())
@@ -106,8 +113,7 @@ class BiGAN(Objective):
         z = torch.lerp(fake[1], real[1], alpha).requires_grad_(True)
         (gx, gz) = torch.autograd.grad(critic(x, z).sum(), [x, z], create_graph=True)
         norms = (gx.flatten(1).pow(2).sum(1) + gz.pow(2).sum(1) + 1e-12).sqrt()
-        p = self.params
-        return gradient_norm_penalty(norms, p.penalty_weight, p.penalty_target, p.penalty_power), norms.mean()
+        return self.penalty_of(norms), norms.mean()
 
     def after_step(self, side: str, nets: Networks, stats: Stats, ctx: StepContext) -> None:
         """No constraint: the pair critic needs none."""

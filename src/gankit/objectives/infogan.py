@@ -98,13 +98,17 @@ class InfoGAN(NonSaturatingGAN):
         info, info_stats = self._information(q_outputs, batch.latent)
         loss = gan_loss + info
         stats: Stats = {}
-        if self.uses_penalty:
-            kind = self.params.penalty_points
+        if self.penalty_due():
+            kind = self.params.penalty.points
             points = penalty_points(kind, batch.real, batch.fake, ctx.shard).requires_grad_(True)
             labels = penalty_point_labels(kind, batch.real_labels, batch.fake_labels) if critic.conditional else None
             penalty, norms = self._penalty(critic(points, labels).float(), points)
             loss = loss + penalty
             stats.update(penalty=penalty.detach(), grad_norm=norms.detach().mean())
+        lecam, lecam_stats = self._lecam(real_scores, fake_scores, ctx)
+        if lecam is not None:
+            loss = loss + lecam
+            stats.update(lecam_stats)
         stats = {"critic_loss": loss.detach(), **info_stats, **stats}
         stats.update(self.score_stats(real_scores.detach(), fake_scores.detach()))
         return loss, stats

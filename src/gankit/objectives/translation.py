@@ -134,7 +134,7 @@ class CycleGANParams(ObjectiveParams):
                 problems.append(f"{prefix}.{key} must be >= 0, got {getattr(self, key)}")
         if self.pool_size < 0:
             problems.append(f"{prefix}.pool_size must be >= 0, got {self.pool_size}: the reference keeps 50")
-        if self.penalty_points not in ("real-fake", "real", "fake", "mixed"):
+        if self.penalty.points not in ("real-fake", "real", "fake", "mixed"):
             problems.append(f"{prefix}.penalty_points must be real-fake, real, fake or mixed for cyclegan")
         return problems
 
@@ -143,6 +143,7 @@ class TranslationObjective(Objective):
     """What CycleGAN and DiscoGAN share: two translators and two critics between domains A and B."""
 
     evaluates = "translations"
+    supports_lecam = False  # two critics, each scored in the objective's own loss
 
     def generator_input(self, latent_dim: int):
         return None  # the generators read samples of the other domain
@@ -271,8 +272,8 @@ class CycleGAN(TranslationObjective):
         real_scores, fake_scores = critic(real).float(), critic(fake).float()
         loss = 0.5 * (real_term(real_scores) + fake_term(fake_scores))
         stats: Stats = {"critic_loss": loss.detach(), "d_real": real_scores.detach().mean(), "d_fake": fake_scores.detach().mean()}
-        if self.uses_penalty:
-            points = penalty_points(self.params.penalty_points, real, fake, ctx.shard).requires_grad_(True)
+        if self.penalty_due():
+            points = penalty_points(self.params.penalty.points, real, fake, ctx.shard).requires_grad_(True)
             # A PatchGAN scores each patch: the penalty is on the gradient of the patches' sum.
             penalty, norms = self._penalty(critic(points).float().reshape(len(points), -1).sum(1), points)
             loss = loss + penalty
@@ -305,8 +306,9 @@ class DiscoGANParams(ObjectiveParams):
             problems.append(f"{prefix}.reconstruction must be one of {', '.join(RECONSTRUCTIONS)}, got '{self.reconstruction}'")
         if self.curriculum_steps < 0 or self.critic_every < 1:
             problems.append(f"{prefix}.curriculum_steps must be >= 0 and critic_every >= 1")
-        if self.penalty_weight > 0:
-            problems.append(f"{prefix}.penalty_weight must be 0 for discogan: its critics are the paper's BCE critics")
+        if self.penalty.weight > 0:
+            key = "r1_gamma" if self.r1_gamma > 0 else "r2_gamma" if self.r2_gamma > 0 else "penalty_weight"
+            problems.append(f"{prefix}.{key} must be 0 for discogan: its critics are the paper's BCE critics")
         return problems
 
 

@@ -4,7 +4,7 @@ A generator step is the objective's list of phases (by default n critic
 phases, then one generator phase). For each phase the objective computes the
 loss from the networks, a real batch and a ``StepContext``; the loop does
 zero_grad, backward, gradient averaging over ranks, the optimiser step of that
-side and the objective's ``after_step``. Everything variant-specific lives in
+side and the objective's ``finish_phase``. Everything variant-specific lives in
 the Objective; everything about the run's lifetime (logging, previews,
 checkpoints, interruption, maintenance time) lives here.
 """
@@ -279,7 +279,7 @@ class Trainer:
         finally:
             for module in frozen:
                 module.requires_grad_(True)
-        self.objective.after_step(side, self.networks, stats, self.context)
+        self.objective.finish_phase(side, self.networks, stats, self.context)
         if side == GENERATOR:
             for role, ema in self.ema.items():
                 ema.update(self.networks[role])
