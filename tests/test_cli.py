@@ -77,6 +77,19 @@ def test_presets_lists_every_preset_with_a_line(capsys):
     assert " min " in main_job
 
 
+def test_presets_into_a_reader_that_has_gone_is_quiet():
+    # `gankit presets | head -1`: the reader has closed the pipe. Closing our read end before the child
+    # prints makes every write fail, deterministically; the child must still exit without a traceback.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    listing = subprocess.run([sys.executable, "-m", "gankit", "presets"], stdout=write_end,
+                             stderr=subprocess.PIPE, timeout=120)
+    os.close(write_end)
+    err = listing.stderr.decode()
+    assert listing.returncode == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
 def assert_one_line_error(capsys, code, *words):
     captured = capsys.readouterr()
     assert code == 2
