@@ -1,7 +1,8 @@
 """Datasets for training: 2-D toy sets, digits, Stacked MNIST, CIFAR-10, CelebA, or any folder of images.
 
-``load_dataset`` returns a ``Dataset`` held entirely in memory (images as
-uint8), so the trainer can move it to the device once and draw batches there.
+``load_dataset`` returns a ``Dataset`` held in memory (images as uint8), or for
+a cached folder mapped from its decode cache file, so the trainer can move it
+to the device once and draw batches there (or stream them: ``data.streaming``).
 Nothing is ever downloaded: absent data is a ``DataError`` saying where to put it.
 """
 
@@ -21,6 +22,7 @@ from gankit.data.dataset import (
 )
 from gankit.data.domains import MultiDomainDataset
 from gankit.data.folder import load_folder
+from gankit.data.interactions import INTERACTION_NAMES, InteractionDataset, load_interactions
 from gankit.data.mnist import load_digits, load_mnist
 from gankit.data.pairs import EMBEDDED_PAIRS, is_pair_name, load_pair
 from gankit.data.stacked import STACKED_MODES, STACKED_NAME, load_stacked_mnist, stacked_label
@@ -37,6 +39,7 @@ __all__ = [
     "DATASET_NAMES",
     "MIXTURE_NAMES",
     "Dataset",
+    "InteractionDataset",
     "EMBEDDED_PAIRS",
     "MultiDomainDataset",
     "STACKED_MODES",
@@ -58,7 +61,7 @@ _IMAGE_LOADERS: dict[str, Callable[[str, int | None, int | None], Dataset]] = {
     "celeba": load_celeba,
 }
 
-DATASET_NAMES: tuple[str, ...] = TOY_NAMES + tuple(_IMAGE_LOADERS)
+DATASET_NAMES: tuple[str, ...] = TOY_NAMES + tuple(_IMAGE_LOADERS) + INTERACTION_NAMES
 
 
 def _looks_like_path(name: str) -> bool:
@@ -79,13 +82,15 @@ def load_dataset(
     channels: int | None = None,
     toy_size: int = 100_000,
     seed: int = 0,
+    cache_dir: str | None = None,
 ) -> Dataset | MultiDomainDataset:
     """Load a built-in dataset by name, every image under a folder path, or two domains ``A:B``.
 
     Built-in names win over a folder of the same name; write ``./mnist`` to
     mean the folder. ``root`` is where torchvision-layout data lives;
     ``image_size`` and ``channels`` default to each dataset's native values
-    (folders: 64 and 3); ``toy_size`` and ``seed`` apply to the 2-D sets.
+    (folders: 64 and 3); ``toy_size`` and ``seed`` apply to the 2-D sets. With ``cache_dir`` (the API passes
+    ``<data.root>/.gankit-cache``), a large folder or CelebA is decoded once into a cache file there.
     """
     if image_size is not None and image_size < 1:
         raise DataError(f"image size must be a positive number of pixels, got {image_size}: fix data.image_size")
@@ -96,8 +101,12 @@ def load_dataset(
         return load_pair(name.strip(), root, image_size, channels, toy_size, seed)
     if builtin in TOY_NAMES:
         return load_toy(builtin, toy_size, seed)
+    if builtin in INTERACTION_NAMES:  # (user, item) positives for recommenders; the split seed is fixed
+        return load_interactions(builtin, root)
+    if builtin == "celeba":
+        return load_celeba(root, image_size, channels, cache_dir=cache_dir)
     if builtin in _IMAGE_LOADERS:
         return _IMAGE_LOADERS[builtin](root, image_size, channels)
     if _looks_like_path(name):
-        return load_folder(name, image_size=image_size, channels=channels)
+        return load_folder(name, image_size=image_size, channels=channels, cache_dir=cache_dir)
     raise _unknown_name(name)

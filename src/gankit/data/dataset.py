@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-KINDS = ("points", "images")
+KINDS = ("points", "images", "interactions")  # interactions: (user, item) rows, see data/interactions.py
 # How many real samples an evaluation compares against by default. The VEEGAN / PacGAN protocol draws 2,500
 # samples on toy data; 5,000 images match the embedded MNIST sample's size and keep FD's bias small for 128-d features.
 DEFAULT_EVALUATION_SAMPLES = {"points": 2500, "images": 5000}
@@ -27,8 +27,8 @@ class Dataset:
 
     name: str  # canonical short name: "8gaussians", "mnist", "mnist-sample", "folder", ...
     description: str  # one line for the training log
-    kind: str  # "points" or "images"
-    data: Tensor  # points: float32 (N, D); images: uint8 (N, C, H, W)
+    kind: str  # "points", "images" or "interactions"
+    data: Tensor  # points: float32 (N, D); images: uint8 (N, C, H, W); interactions: int64 (N, 2) user, item
     labels: Tensor | None = None  # int64 (N,) where the dataset has labels
     num_classes: int | None = None
 
@@ -36,7 +36,7 @@ class Dataset:
         # These are programming errors in a loader, not user mistakes.
         if self.kind not in KINDS:
             raise ValueError(f"Dataset.kind must be one of {KINDS}, got {self.kind!r}")
-        expected = (torch.float32, 2) if self.kind == "points" else (torch.uint8, 4)
+        expected = {"points": (torch.float32, 2), "images": (torch.uint8, 4), "interactions": (torch.int64, 2)}[self.kind]
         if (self.data.dtype, self.data.dim()) != expected:
             raise ValueError(
                 f"{self.kind} data must be {expected[0]} with {expected[1]} dims, "
@@ -53,10 +53,21 @@ class Dataset:
         """The shape of one sample: (D,) for points, (C, H, W) for images."""
         return tuple(self.data.shape[1:])
 
+    def extra_description(self) -> dict:
+        """Kind-specific facts ``describe_data`` saves beside the shape (an interaction set's user and item counts)."""
+        return {}
+
     def to(self, device: torch.device | str) -> Dataset:
         """A copy whose data and labels live on ``device``."""
         labels = None if self.labels is None else self.labels.to(device)
         return dataclasses.replace(self, data=self.data.to(device), labels=labels)
+
+    # True for a dataset kept on the host whose batches are copied over (``data.streaming``): the trainer then
+    # tells it the next batch's indices ahead of time.
+    streams = False
+
+    def prefetch(self, indices: Tensor) -> None:
+        """A hint that ``batch(indices)`` comes next; data already on the device has nothing to prepare."""
 
     def batch(self, indices: Tensor) -> tuple[Tensor, Tensor | None]:
         """Rows ``indices`` as training inputs: float32 points, or images scaled to [-1, 1]."""

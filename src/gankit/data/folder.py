@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from gankit.data.dataset import Dataset
+from gankit.data.decode_cache import MIN_CACHED_IMAGES, cached_decode
 from gankit.data.image_files import decode_images, image_extensions
 from gankit.data.image_tensors import shape_text
+from gankit.data.streaming import MappedDataset
 from gankit.errors import DataError
 
 DEFAULT_FOLDER_SIZE = 64
@@ -93,29 +96,46 @@ def load_folder(
     name: str = "folder",
     title: str | None = None,
     with_labels: bool = True,
+    cache_dir: str | None = None,
 ) -> Dataset:
     """All images under ``root``, centre-cropped to squares and resized to ``image_size`` (default 64).
 
     ``name`` and ``title`` let a named dataset stored as plain files (CelebA)
     reuse this loader under its own name; ``with_labels=False`` ignores subfolders.
+    With ``cache_dir``, a folder of ``MIN_CACHED_IMAGES`` or more is decoded once into a cache file there
+    and mapped from it afterwards (``decode_cache``).
     """
     size = image_size or DEFAULT_FOLDER_SIZE
     scan = scan_folder(root)
-    decoded = decode_images(scan.paths, size, channels or 3)
+    images, upscaled, mapped, cache_note = decode_with_cache(root, scan.paths, size, channels or 3, cache_dir)
     labelled = subfolder_labels(root, scan.paths) if with_labels else None
-    notes = ["centre-cropped to squares"]
-    if decoded.upscaled:
-        notes.append(f"{decoded.upscaled} upscaled from smaller than {size}px")
+    notes = ["centre-cropped to squares"] + ([cache_note] if cache_note else [])
+    if upscaled:
+        notes.append(f"{upscaled} upscaled from smaller than {size}px")
     if scan.skipped:
         notes.append(f"skipped {scan.skipped} non-image file{'s' if scan.skipped != 1 else ''}")
     if labelled is not None:
         notes.append(_class_text(labelled[1]))
     heading = title or f"image folder '{root}'"
-    return Dataset(
+    return MappedDataset(
         name=name,
-        description=f"{heading}: {len(scan.paths):,} images, {shape_text(decoded.images)} ({'; '.join(notes)})",
+        description=f"{heading}: {len(scan.paths):,} images, {shape_text(images)} ({'; '.join(notes)})",
         kind="images",
-        data=decoded.images,
+        data=images,
         labels=None if labelled is None else labelled[0],
         num_classes=None if labelled is None else len(labelled[1]),
+        mapped=mapped,
     )
+
+
+def decode_with_cache(
+    root: str, paths: list[str], size: int, channels: int, cache_dir: str | None,
+) -> tuple[torch.Tensor, int, np.memmap | None, str | None]:
+    """(images, how many were enlarged, the cache map or None, a note for the description) for ``paths``."""
+    large = len(paths) >= MIN_CACHED_IMAGES
+    if cache_dir is None or not large:
+        decoded = decode_images(paths, size, channels, progress=f"decoding {len(paths):,} images" if large else None)
+        return decoded.images, decoded.upscaled, None, None
+    cached = cached_decode(root, paths, size, channels, cache_dir)
+    note = f"{'read from' if cached.hit else 'decoded into'} the cache '{cached.path}'"
+    return cached.images, cached.upscaled, cached.mapped, note

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
@@ -10,6 +11,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps
+from tqdm import tqdm
 
 from gankit.errors import DataError
 
@@ -102,20 +104,35 @@ def decode_image(path: str, size: int, channels: int) -> tuple[np.ndarray, bool]
     return (array[:, :, None] if array.ndim == 2 else array), upscaled
 
 
-def decode_images(paths: Sequence[str], size: int, channels: int) -> DecodedImages:
-    """All ``paths`` decoded in order into one (N, C, size, size) uint8 tensor, using a thread pool."""
-    out = np.empty((len(paths), size, size, channels), dtype=np.uint8)
+def decode_images(
+    paths: Sequence[str], size: int, channels: int, out: np.ndarray | None = None, progress: str | None = None,
+) -> DecodedImages:
+    """All ``paths`` decoded in order into one (N, C, size, size) uint8 tensor, using a thread pool.
+
+    ``out``, a writable uint8 (N, C, size, size) array (the decode cache's memory-mapped file), receives the
+    images in place of a new array, so a large folder is never held twice. ``progress`` names a bar on
+    stderr (shown on a terminal only: tqdm's ``disable=None``).
+    """
+    nhwc = out is None
+    if nhwc:
+        out = np.empty((len(paths), size, size, channels), dtype=np.uint8)
     upscaled = 0
     workers = max(1, min(_MAX_WORKERS, 2 * (os.cpu_count() or 1), len(paths)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gankit-decode")
+    bar = None if progress is None else tqdm(
+        total=len(paths), desc=progress, unit="img", file=sys.stderr, disable=None, dynamic_ncols=True)
     try:
         # map() yields results in input order, whatever order the threads finish in.
         results = pool.map(decode_image, paths, [size] * len(paths), [channels] * len(paths))
         for index, (array, enlarged) in enumerate(results):
-            out[index] = array
+            out[index] = array if nhwc else array.transpose(2, 0, 1)
             upscaled += enlarged
+            if bar is not None:
+                bar.update()
     finally:
         # On an error, do not decode the rest of a 200k-image folder before reporting it.
         pool.shutdown(wait=True, cancel_futures=True)
-    images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+        if bar is not None:
+            bar.close()
+    images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous() if nhwc else torch.from_numpy(out)
     return DecodedImages(images=images, upscaled=upscaled)

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from gankit.data.dataset import Dataset
-from gankit.data.folder import load_folder
-from gankit.data.image_files import decode_images
+from gankit.data.folder import decode_with_cache, load_folder
 from gankit.data.image_tensors import match_channels, resize_images, shape_text
+from gankit.data.streaming import MappedDataset
 from gankit.errors import DataError
 
 CIFAR_SIZE = 32
@@ -64,8 +64,11 @@ def _celeba_listed_files(root: str, images_folder: str) -> list[str] | None:
     return paths
 
 
-def load_celeba(root: str, image_size: int | None, channels: int | None) -> Dataset:
-    """CelebA's aligned faces, centre-cropped to 178x178 and resized (default 64x64); no labels."""
+def load_celeba(root: str, image_size: int | None, channels: int | None, cache_dir: str | None = None) -> Dataset:
+    """CelebA's aligned faces, centre-cropped to 178x178 and resized (default 64x64); no labels.
+
+    With ``cache_dir`` the faces are decoded once into the decode cache there (``decode_cache``).
+    """
     images_folder = os.path.join(root, "celeba", "img_align_celeba")
     size = image_size or CELEBA_SIZE
     if not os.path.isdir(images_folder):
@@ -83,15 +86,17 @@ def load_celeba(root: str, image_size: int | None, channels: int | None) -> Data
             name="celeba",
             title=f"CelebA images from '{images_folder}' (no torchvision list files, loaded as a folder)",
             with_labels=False,
+            cache_dir=cache_dir,
         )
-    decoded = decode_images(paths, size, channels or 3)
-    notes = [crop_note] + ([f"{decoded.upscaled} upscaled"] if decoded.upscaled else [])
-    return Dataset(
+    images, upscaled, mapped, cache_note = decode_with_cache(images_folder, paths, size, channels or 3, cache_dir)
+    notes = [crop_note] + ([cache_note] if cache_note else []) + ([f"{upscaled} upscaled"] if upscaled else [])
+    return MappedDataset(
         name="celeba",
         description=(
             f"CelebA from '{images_folder}' (all splits, per torchvision's list files): {len(paths):,} faces,"
-            f" {shape_text(decoded.images)} ({'; '.join(notes)})"
+            f" {shape_text(images)} ({'; '.join(notes)})"
         ),
         kind="images",
-        data=decoded.images,
+        data=images,
+        mapped=mapped,
     )

@@ -52,14 +52,32 @@ class DeviceBatchSampler:
         self.position = 0
         self.epoch = 0
 
+    def _epoch_ends(self) -> bool:
+        return self.order is None or self.position + self.global_batch_size > self.dataset_size
+
     def next_indices(self) -> Tensor:
-        if self.order is None or self.position + self.global_batch_size > self.dataset_size:
+        if self._epoch_ends():
             self.order = torch.randperm(self.dataset_size, generator=self.generator, device=self.device)
             self.position = 0
             self.epoch += 1
         start = self.position + self.rank * self.local_batch_size
         self.position += self.global_batch_size
         return self.order[start : start + self.local_batch_size]
+
+    def peek_indices(self) -> Tensor:
+        """What ``next_indices`` will return, without moving the sampler (a streamed dataset's prefetch).
+
+        At an epoch's end the next permutation is drawn from a copy of the generator, so the saved state
+        stays that of the batches training has consumed, and a resume is exact whatever was prefetched.
+        """
+        order, position = self.order, self.position
+        if self._epoch_ends():
+            lookahead = torch.Generator(device=self.device)
+            lookahead.set_state(self.generator.get_state())
+            order = torch.randperm(self.dataset_size, generator=lookahead, device=self.device)
+            position = 0
+        start = position + self.rank * self.local_batch_size
+        return order[start : start + self.local_batch_size]
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +117,9 @@ class DomainSamplers:
 
     def next_indices(self) -> dict[str, Tensor]:
         return {domain: sampler.next_indices() for domain, sampler in self.samplers.items()}
+
+    def peek_indices(self) -> dict[str, Tensor]:
+        return {domain: sampler.peek_indices() for domain, sampler in self.samplers.items()}
 
     def state_dict(self) -> dict[str, Any]:
         if len(self.samplers) == 1:
