@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 from gankit.artefacts import RunArtefacts
 from gankit.config import RunConfig, build_config, config_from_dict, read_yaml_file, resolve
 from gankit.data import Dataset, load_dataset
+from gankit.data.decode_cache import CACHE_FOLDER
 from gankit.errors import ConfigError
 from gankit.evaluation import EvalResult
 from gankit.evaluation.runs import run_evaluator
@@ -39,7 +41,8 @@ from gankit.training.trainer import Trainer, describe_data, resolve_device
 def load_data(config: RunConfig) -> Dataset:
     d = config.data
     return load_dataset(
-        d.name, root=d.root, image_size=d.image_size, channels=d.channels, toy_size=d.toy_size, seed=config.train.seed
+        d.name, root=d.root, image_size=d.image_size, channels=d.channels, toy_size=d.toy_size, seed=config.train.seed,
+        cache_dir=os.path.join(d.root, CACHE_FOLDER) if d.cache else None,
     )
 
 

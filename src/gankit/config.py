@@ -44,6 +44,11 @@ class DataConfig:
     # still compares against the full real data (an FD against 50 images would be meaningless).
     subset: int | None = None
     subset_seed: int = 0
+    # Decode a folder (or CelebA) of 1,000+ images once into <root>/.gankit-cache and map it from there.
+    cache: bool = True
+    # Stream batches from the host instead of holding the data on the device: null decides by size (more than
+    # half the device's free memory), true or false forces. Same batches, same weights, either way.
+    stream: bool | None = None
 
 
 @dataclass

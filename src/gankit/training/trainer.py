@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from gankit.config import RunConfig
 from gankit.data.domains import describe_data, domains_of
+from gankit.data.streaming import place_dataset, streaming_note
 from gankit.data.subset import limit_data
 from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
 from gankit.evaluation.runs import run_evaluator
@@ -145,11 +146,15 @@ class Trainer:
             log(note)
         # data.subset trains on part of the data; evaluations keep the full real data as their reference, since
         # an FD against the 50 training images of a 1% run would measure nothing.
-        self.reference_data = dataset.to(self.device)
+        # data.stream: on the device as one tensor, or (too large, or asked for) streamed from the host.
+        self.reference_data = place_dataset(dataset, self.device, config.data.stream)
+        if streaming_note(self.reference_data) and dist.is_main:
+            log(streaming_note(self.reference_data))
         self.dataset = limit_data(self.reference_data, config.data.subset, config.data.subset_seed)
         if self.dataset is not self.reference_data and dist.is_main:
             log(f"data: {self.dataset.description}")
         self.domains = domains_of(self.dataset)
+        self.streams = any(d.streams for d in self.domains.values())
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.artefacts = artefacts
         self.progress = progress
@@ -256,6 +261,10 @@ class Trainer:
             if self.channels_last:
                 samples = samples.contiguous(memory_format=torch.channels_last)
             parts[name] = DomainBatch(samples, labels)
+        if self.streams:  # the next batch is gathered on the host while this one trains
+            upcoming = self.sampler.peek_indices()
+            for name, dataset in self.domains.items():
+                dataset.prefetch(upcoming[name])
         return RealBatch(parts)
 
     def run_phase(self, phase: Phase, batch: RealBatch) -> dict[str, Tensor]:
