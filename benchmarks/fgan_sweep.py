@@ -31,7 +31,7 @@ from gankit.errors import TrainingDiverged
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOY_COLUMNS = ("modes_covered", "high_quality", "w1", "reverse_kl", "divergence_estimate", "steps_per_s")
-MNIST_COLUMNS = ("fd", "recall", "precision", "classes_covered", "divergence_estimate", "steps_per_s")
+MNIST_COLUMNS = ("fd_classifier", "recall", "precision", "classes_covered", "divergence_estimate", "steps_per_s")
 BOUND_WINDOW = 5  # logged steps averaged for the bound: one step's minibatch estimate is noisy
 
 

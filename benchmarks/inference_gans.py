@@ -37,7 +37,7 @@ from gankit.evaluation.toy_metrics import mode_statistics, responsibility_modes
 RESULTS = Path(__file__).resolve().parent / "results"
 MNIST_PRESETS = ("bigan-mnist", "ali-mnist")
 MNIST_COLUMNS = ("encoding_nn_accuracy", "encoding_linear_accuracy", "reconstruction_ratio", "reconstruction_error",
-                 "reconstruction_baseline", "latent_regression", "latent_regression_ratio", "fd", "recall",
+                 "reconstruction_baseline", "latent_regression", "latent_regression_ratio", "fd_classifier", "recall",
                  "classes_covered", "steps_per_s")
 MODE_SAMPLES = 10_000
 # The GAN baseline: ALI's networks less the encoder, the critic on x alone, the non-saturating loss (ALI's

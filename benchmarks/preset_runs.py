@@ -14,6 +14,7 @@ from pathlib import Path
 
 import gankit
 from gankit.config import build_config
+from gankit.evaluation.records import upgrade_record
 
 
 def train_preset(preset: str, overrides: list[str], steps: int | None, out: Path, name: str) -> tuple[dict, gankit.Run]:
@@ -32,7 +33,8 @@ def outcome(run_path: Path) -> dict:
     The training seconds leave out previews, figures and evaluations (the trainer's clock does), so a
     wall time far above them says the run's periodic work costs more than its training.
     """
-    records = [json.loads(line) for line in (run_path / "metrics.jsonl").read_text().splitlines()]
+    # upgrade_record: a run of an older gankit has its eval/fd under today's key (fd_classifier or fid).
+    records = [upgrade_record(json.loads(line)) for line in (run_path / "metrics.jsonl").read_text().splitlines()]
     evaluation = next((r for r in reversed(records) if "eval_samples" in r), {})
     trained = [r for r in records if "steps_per_s" in r]
     done = trained[-1]["step"] if trained else 0

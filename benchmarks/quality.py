@@ -29,6 +29,7 @@ from pathlib import Path
 
 from benchmarks.preset_runs import outcome
 from gankit.config import preset_names, read_preset
+from gankit.evaluation.records import upgrade_record
 from gankit.report.across_seeds import spread
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -38,7 +39,7 @@ GROUPS = {
     "toy": ("8gaussians", "25gaussians", "swissroll"),
 }
 # Final-evaluation numbers shown, in this order, where a preset's evaluation has them.
-COLUMNS = ("fd", "is", "precision", "recall", "classes_covered", "modes_covered", "high_quality", "reverse_kl",
+COLUMNS = ("fd_classifier", "fid", "is", "precision", "recall", "classes_covered", "modes_covered", "high_quality", "reverse_kl",
            "w1", "stacked_modes", "stacked_kl", "code_digit_accuracy", "encoding_nn_accuracy")
 # A run may exceed its preset's stated budget by this share (machines of one kind differ by a few percent).
 BUDGET_SLACK = 0.05
@@ -83,7 +84,7 @@ def train_once(preset: str, seed: int, steps: int | None, out: Path) -> dict:
 
 def evaluation_curve(run_path: Path) -> list[dict]:
     """Every periodic evaluation's step and headline numbers: the convergence curve (modes and W1 for 2-D sets)."""
-    records = [json.loads(line) for line in (run_path / "metrics.jsonl").read_text().splitlines()]
+    records = [upgrade_record(json.loads(line)) for line in (run_path / "metrics.jsonl").read_text().splitlines()]
     return [{"step": r["step"], **{k[len("eval/"):]: r[k] for k in r if k[len("eval/"):] in COLUMNS}}
             for r in records if "eval_samples" in r]
 

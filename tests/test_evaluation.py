@@ -254,7 +254,9 @@ def test_image_eval_reports_class_coverage_with_the_classifier(tmp_path):
     shares = [result.values[f"class_{k}"] for k in range(10)]
     assert sum(shares) == pytest.approx(1.0)
     assert result.values["classes_covered"] == sum(s >= 0.01 for s in shares)
-    assert result.values["fd"] > 0 and result.feature_space == "mnist-classifier"
+    # The classifier FD has its own key, never "fd" or "fid" (issue 19).
+    assert result.values["fd_classifier"] > 0 and result.feature_space == "mnist-classifier"
+    assert "fd" not in result.values and "fid" not in result.values
 
 
 def test_periodic_evaluation_logs_metrics_and_leaves_training_unchanged(tmp_path):

@@ -259,8 +259,11 @@ def evaluate(
     seed: int = 0,
     device: str = "cpu",
     append: bool = True,
+    progress: bool = False,
 ) -> EvalResult:
     """Run metrics on a run, a run folder or a checkpoint; append the result to the run's metrics.jsonl.
+
+    ``progress`` shows the evaluation's stages (sampling, features, each metric) on stderr.
 
     The real samples come from the run's dataset (regenerated for toy sets,
     the shipped sample for MNIST), so it must be present for image data.
@@ -272,6 +275,7 @@ def evaluate(
         objective.evaluates if objective is not None else "samples", load_data(run.config), run.networks, run.latent,
         metrics=metrics, samples=samples, features=features, inception_weights=inception_weights, seed=seed,
         device=device, critic_scores_samples=objective.critic_scores_samples if objective is not None else True,
+        progress=progress,
     )
     result = evaluator.evaluate(run.networks, run.step)
     if append and run.path is not None:

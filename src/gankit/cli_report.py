@@ -116,7 +116,9 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (two or more)")
     p.add_argument("--out", default="comparison.html", metavar="FILE",
                    help="the page to write (default: comparison.html; a folder gets comparison.html inside)")
-    p.add_argument("--force", action="store_true", help="compare runs even if they were trained on different data")
+    p.add_argument("--force", action="store_true",
+                   help="compare runs even if they were trained on different data or a metric's provenance differs "
+                   "(feature network, real set, sample counts, resize): such rows are then marked")
     p.set_defaults(handler=_cmd_compare)
 
     p = subparsers.add_parser(

@@ -330,6 +330,10 @@ __all__ = [
     "hinge_reconstruction",
     "l1_reconstruction",
     "squared_reconstruction",
+    "IRGAN_REWARDS",
+    "bpr_loss",
+    "irgan_reward",
+    "reinforce_loss",
     "began_convergence",
     "began_critic_loss",
     "began_k_update",
@@ -352,3 +356,38 @@ __all__ = [
     "wasserstein_critic_loss",
     "wasserstein_generator_loss",
 ]
+
+
+# -- item recommendation (BPR, IRGAN) ---------------------------------------------------
+
+
+def bpr_loss(positive_scores: Tensor, negative_scores: Tensor) -> Tensor:
+    """Rendle et al.'s BPR: ``-mean log sigmoid(s(u, i) - s(u, j))``, i observed, j not."""
+    return -F.logsigmoid(positive_scores - negative_scores).mean()
+
+
+def irgan_reward(scores: Tensor, kind: str) -> Tensor:
+    """The reward the discriminator's score f gives a generated item.
+
+    ``paper``: ``log(1 + exp(f))`` (Wang et al. 2017, Eq. 5's reward: -log(1 - D), since D = sigmoid(f));
+    ``code``: ``2 (sigmoid(f) - 0.5)``, what geek-ai/irgan's dis_model computes (its issue #12).
+    """
+    if kind == "paper":
+        return F.softplus(scores)
+    if kind == "code":
+        return 2 * (torch.sigmoid(scores) - 0.5)
+    raise ValueError(f"unknown IRGAN reward {kind!r}: use paper or code")
+
+
+IRGAN_REWARDS = ("paper", "code")
+
+
+def reinforce_loss(log_probs: Tensor, rewards: Tensor, weights: Tensor) -> Tensor:
+    """The loss whose gradient is minus the REINFORCE estimate of grad E_{d~p}[r(d)].
+
+    ``log_probs`` are log p_theta(d_k) of samples d_k drawn from a proposal pn,
+    ``weights`` p_theta(d_k) / pn(d_k), ``rewards`` r(d_k), both constants. The
+    mean of ``w r grad log p`` is unbiased for ``sum_d p(d) r(d) grad log p(d) = grad J``,
+    so minimising the negated mean climbs J (the generator maximises its reward).
+    """
+    return -(log_probs * rewards.detach() * weights.detach()).mean()

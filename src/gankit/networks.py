@@ -28,4 +28,6 @@ def build_networks(
     conditioning_classes(config.model, num_classes, f"dataset '{data['name']}'")  # refuses unlabelled data by name
     domains = data.get("domains") or {"data": data}
     shapes = {name: tuple(d["sample_shape"]) for name, d in domains.items()}
-    return objective.build_networks(NetworkBuilder(config.model, tuple(data["sample_shape"]), num_classes, shapes))
+    return objective.build_networks(
+        NetworkBuilder(config.model, tuple(data["sample_shape"]), num_classes, shapes, data=data)
+    )

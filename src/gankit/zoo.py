@@ -205,7 +205,9 @@ def run_zoo(
     seed_groups = _seed_groups(entries, comparable, out) if seeds > 1 else None
     if seed_groups:
         _write_seed_summary(comparable, seed_groups, out, say)
-    page = write_comparison(comparable, out / COMPARISON_FILE, notes=notes, seed_groups=seed_groups)
+    # The runs are trained: a metric measured differently between them is marked on the page, not refused.
+    page = write_comparison(comparable, out / COMPARISON_FILE, notes=notes, seed_groups=seed_groups,
+                            refuse_mixed_provenance=False)
     say(f"comparison of {len(comparable)} runs: {page}")
     if interrupted:
         raise KeyboardInterrupt

@@ -68,6 +68,7 @@ def describe_domain(dataset: Dataset) -> dict:
         "sample_shape": list(dataset.sample_shape),
         "num_classes": dataset.num_classes,
         "description": dataset.description,
+        **dataset.extra_description(),
     }
 
 

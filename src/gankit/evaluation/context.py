@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.evaluation.features import FeatureExtractor, build_extractor
+from gankit.evaluation.progress import EvalProgress
 
 if TYPE_CHECKING:  # type only: evaluation/ does not import models/ (docs/ARCHITECTURE.md)
     from gankit.models import LatentCodes
@@ -40,13 +41,16 @@ class EvalContext:
     feature_cache: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # Seconds spent in shared work (feature extraction), reported apart from each metric's own time.
     timings: dict[str, float] = field(default_factory=dict)
+    # Where feature extraction shows its batches (within the stage of the metric that first needs them).
+    progress: EvalProgress | None = None
 
     def _features(self, which: str) -> tuple[np.ndarray, np.ndarray]:
         if which not in self.feature_cache:
             if self.extractor is None:
                 self.extractor = build_extractor(self.feature_space, self.inception_weights, self.device)
             start = time.perf_counter()
-            self.feature_cache[which] = self.extractor.extract(self.real if which == "real" else self.fake)
+            report = None if self.progress is None else self.progress.batches(f"{which} features")
+            self.feature_cache[which] = self.extractor.extract(self.real if which == "real" else self.fake, report)
             self.timings["features"] = self.timings.get("features", 0.0) + time.perf_counter() - start
         return self.feature_cache[which]
 

@@ -16,6 +16,8 @@ from gankit.evaluation import encoding_metrics as _encoding  # noqa: F401  (impo
 from gankit.evaluation import metrics as _registered  # noqa: F401  (importing registers the metrics)
 from gankit.evaluation.context import EvalContext
 from gankit.evaluation.features import FeatureExtractor, build_extractor, choose_feature_space, find_inception_weights
+from gankit.evaluation.progress import EvalProgress
+from gankit.evaluation.provenance import PROVENANCE_KEY, provenance, real_set
 from gankit.evaluation.registry import Metric, parse_metric_names, select_metrics
 from gankit.sampling import LatentInput, generate
 
@@ -33,12 +35,17 @@ class EvalResult:
     feature_space: str | None  # "mnist-classifier", "inception-v3", or None for points
     values: dict[str, float]
     seconds: dict[str, float] = field(default_factory=dict)  # per metric, plus "sampling" and "features"
+    # Where the numbers come from (feature network and its weights' hash, real set, counts, resize, seed,
+    # version): see gankit.evaluation.provenance. None only for results built by hand.
+    provenance: dict[str, Any] | None = None
 
     def record(self) -> dict[str, Any]:
         """One metrics.jsonl record, keys prefixed so they never collide with training statistics."""
         record: dict[str, Any] = {"step": self.step, "eval_samples": self.samples}
         if self.feature_space is not None:
             record["eval_features"] = self.feature_space
+        if self.provenance is not None:
+            record[PROVENANCE_KEY] = self.provenance
         record.update({EVAL_PREFIX + k: v for k, v in self.values.items()})
         record.update({f"eval_seconds/{k}": round(v, 3) for k, v in self.seconds.items()})
         return record
@@ -64,8 +71,10 @@ class Evaluator:
         conditional: bool = False,
         has_encoder: bool = False,
         codes: LatentCodes | None = None,
+        progress: bool = False,
     ):
         self.kind = dataset.kind
+        self.progress = progress  # show each evaluation's stages on stderr
         self.data_name = dataset.name
         self.samples = samples if samples is not None else DEFAULT_SAMPLES[dataset.kind]
         if self.samples < 2:
@@ -100,10 +109,23 @@ class Evaluator:
         self.metrics: list[Metric] = select_metrics(stand_in, names)
         if any(m.kinds == ("images",) for m in self.metrics):
             self._extractor = build_extractor(self.feature_space, inception_weights, device)
+        if any(m.name == "fd" for m in self.metrics):
+            check_fd_samples(self._extractor.name, self._extractor.dim, self.samples, len(dataset), self.data_name)
+        extractor = self._extractor
+        self.provenance = provenance(
+            feature_space=None if extractor is None else extractor.name,
+            weights=None if extractor is None else extractor.weights,
+            feature_dim=None if extractor is None else extractor.dim,
+            real=real_set(dataset.name, count, len(dataset), dataset.sample_shape),
+            generated=self.samples,
+            resize=None if extractor is None else extractor.resize(dataset.sample_shape),
+            seed=seed,
+        )
 
     def _context(
         self, fake: torch.Tensor, critic: nn.Module | None, encoder: nn.Module | None = None,
         generator: nn.Module | None = None, latent_codes: torch.Tensor | None = None,
+        progress: EvalProgress | None = None,
     ) -> EvalContext:
         return EvalContext(
             fake=fake, real=self.real, kind=self.kind, data_name=self.data_name,
@@ -113,6 +135,7 @@ class Evaluator:
             device=self.device, extractor=self._extractor,
             # Real features are computed once per Evaluator; generated ones once per evaluation.
             feature_cache=dict(self._real_cache),
+            progress=progress,
         )
 
     def evaluate(
@@ -128,16 +151,22 @@ class Evaluator:
             raise ValueError("this Evaluator was built with has_critic=True: pass the run's critic")
         if self.has_encoder and encoder is None:
             raise ValueError("this Evaluator was built with has_encoder=True: pass the run's encoder")
+        with EvalProgress(self.progress, 1 + len(self.metrics), f"eval at step {step}") as shown:
+            return self._evaluate(generator, latent, critic, step, encoder, shown)
+
+    def _evaluate(self, generator, latent, critic, step, encoder, shown: EvalProgress) -> EvalResult:
         device = next(generator.parameters()).device
         start = time.perf_counter()
+        shown.stage(f"sampling {self.samples}")
         latent = LatentInput(latent) if isinstance(latent, int) else latent
         noise = latent.draw(self.samples, device, seed=self.seed + 1)
         labels = None if self.fake_labels is None else self.fake_labels.to(device)
         fake = generate(generator, noise, labels).cpu()
         seconds = {"sampling": time.perf_counter() - start}
-        ctx = self._context(fake, critic, encoder, generator, noise.cpu())
+        ctx = self._context(fake, critic, encoder, generator, noise.cpu(), shown)
         values: dict[str, float] = {}
         for m in self.metrics:
+            shown.stage(m.name)
             features_before = ctx.timings.get("features", 0.0)
             start = time.perf_counter()
             values.update(m.compute(ctx))
@@ -148,4 +177,28 @@ class Evaluator:
         if "features" in ctx.timings:
             seconds["features"] = ctx.timings["features"]
         space = None if ctx.extractor is None else ctx.extractor.name
-        return EvalResult(step, self.samples, space, values, seconds)
+        return EvalResult(step, self.samples, space, values, seconds, dict(self.provenance))
+
+
+def check_fd_samples(space: str, dim: int, generated: int, real: int, data_name: str) -> None:
+    """Refuse an FD of ``generated`` samples against at most ``real`` real ones where either is too few.
+
+    FD fits a D x D covariance to each sample set; n samples give one of rank at most n - 1.
+
+    So each set needs at least D + 1 samples for a full-rank covariance (129 for the 128-d classifier,
+    385 per-channel on Stacked MNIST, 2,049 for Inception-v3). With fewer, other FID codes return a complex
+    matrix square root (the "imaginary component" error) or a number dominated by the rank deficit; here
+    the evaluation is refused before it starts (before step 0 of a training run).
+    """
+    needed = dim + 1
+    if generated >= needed and real >= needed:
+        return
+    if real < needed:
+        raise EvaluationError(
+            f"FD in the {dim}-d {space} space needs at least {needed} samples per side for a full-rank covariance, "
+            f"but the real data '{data_name}' has only {real}: use more data, or leave fd out with --metrics"
+        )
+    raise EvaluationError(
+        f"FD in the {dim}-d {space} space needs at least {needed} samples per side for a full-rank covariance, "
+        f"got {generated}: pass --samples {needed} or more (eval.samples in a config), or leave fd out with --metrics"
+    )

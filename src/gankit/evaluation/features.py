@@ -24,18 +24,44 @@ from torch import Tensor
 from gankit.data.dataset import to_uint8_images
 from gankit.data.stacked import STACKED_NAME
 from gankit.errors import CheckpointError, EvaluationError
-from gankit.evaluation.classifier import as_classifier_input, load_mnist_classifier
+from gankit.evaluation.classifier import FEATURE_DIM, INPUT_SIZE, WEIGHTS_PATH, as_classifier_input, load_mnist_classifier
 
 FEATURE_SPACES = ("auto", "classifier", "stacked-classifier", "inception")
 STACKED_SPACE = "stacked-classifier"
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
+INCEPTION_DIM = 2048
+INCEPTION_SIZE = 299
+
+# Called with (images done, images in all) as an extractor works through its batches: evaluation progress.
+BatchReport = Callable[[int, int], None]
 
 
 @dataclass
 class FeatureExtractor:
+    """A feature network and what an evaluation record says about it (its provenance)."""
+
     name: str  # "mnist-classifier" or "inception-v3": recorded beside the numbers, which differ by space
-    extract: Callable[[Tensor], tuple[np.ndarray, np.ndarray]]  # images in [-1, 1] -> (features, probabilities)
+    # images in [-1, 1] (and an optional BatchReport) -> (features, probabilities)
+    extract: Callable[..., tuple[np.ndarray, np.ndarray]]
+    dim: int  # the feature dimension: FD's covariance is D x D, so it needs more than D samples
+    weights: Path  # the weight file, whose SHA-256 goes into every record
+    # How an image of a given (C, H, W) reaches the network, e.g. "none" or "tf1-bilinear 32x32->299x299".
+    resize: Callable[[tuple[int, ...]], str]
+
+
+def classifier_resize(shape: tuple[int, ...]) -> str:
+    """What ``as_classifier_input`` does to an image of this shape before the classifier reads it."""
+    height, width = shape[-2:]
+    if (height, width) == (INPUT_SIZE, INPUT_SIZE):
+        return "none"
+    return f"bilinear-antialias {height}x{width}->{INPUT_SIZE}x{INPUT_SIZE}"
+
+
+def _inception_resize(shape: tuple[int, ...]) -> str:
+    """torch-fidelity's resize: uint8 pixels, TensorFlow-1-compatible bilinear (no antialiasing) to 299 px."""
+    height, width = shape[-2:]
+    return f"uint8 then tf1-bilinear {height}x{width}->{INCEPTION_SIZE}x{INCEPTION_SIZE}"
 
 
 def choose_feature_space(requested: str, channels: int, data_name: str | None = None) -> str:
@@ -52,13 +78,16 @@ def choose_feature_space(requested: str, channels: int, data_name: str | None = 
     return "classifier" if channels == 1 else "inception"
 
 
-def _batched(model_call: Callable[[Tensor], tuple[Tensor, Tensor]], images: Tensor, batch_size: int):
+def _batched(model_call: Callable[[Tensor], tuple[Tensor, Tensor]], images: Tensor, batch_size: int,
+             report: BatchReport | None = None):
     features, probabilities = [], []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
             feats, probs = model_call(images[start:start + batch_size])
             features.append(feats.double().cpu())
             probabilities.append(probs.double().cpu())
+            if report is not None:
+                report(min(start + batch_size, len(images)), len(images))
     return torch.cat(features).numpy(), torch.cat(probabilities).numpy()
 
 
@@ -70,7 +99,8 @@ def classifier_extractor(device: torch.device | str = "cpu", weights: str | Path
         feats, logits = model(as_classifier_input(images.to(device).float()))
         return feats, logits.softmax(1)
 
-    return FeatureExtractor(name, lambda images: _batched(call, images, 500))
+    return FeatureExtractor(name, lambda images, report=None: _batched(call, images, 500, report), FEATURE_DIM,
+                            Path(weights) if weights is not None else WEIGHTS_PATH, classifier_resize)
 
 
 def stacked_classifier_extractor(device: torch.device | str = "cpu") -> FeatureExtractor:
@@ -89,7 +119,8 @@ def stacked_classifier_extractor(device: torch.device | str = "cpu") -> FeatureE
         triples = red[:, :, None, None] * green[:, None, :, None] * blue[:, None, None, :]
         return torch.cat([feats for feats, _ in outputs], 1), triples.flatten(1)
 
-    return FeatureExtractor("mnist-classifier-per-channel", lambda images: _batched(call, images, 500))
+    return FeatureExtractor("mnist-classifier-per-channel", lambda images, report=None: _batched(call, images, 500, report),
+                            3 * FEATURE_DIM, WEIGHTS_PATH, classifier_resize)
 
 
 def find_inception_weights(path: str | None) -> Path:
@@ -137,7 +168,8 @@ def inception_extractor(weights: str | None, device: torch.device | str = "cpu")
         feats, logits = model(pixels)
         return feats, logits.softmax(1)
 
-    return FeatureExtractor("inception-v3", lambda images: _batched(call, images, 100))
+    return FeatureExtractor("inception-v3", lambda images, report=None: _batched(call, images, 100, report),
+                            INCEPTION_DIM, path, _inception_resize)
 
 
 def build_extractor(space: str, inception_weights: str | None, device: torch.device | str = "cpu") -> FeatureExtractor:

@@ -15,6 +15,7 @@ from gankit.evaluation.feature_metrics import (
     precision_recall_density_coverage,
 )
 from gankit.evaluation.features import STACKED_SPACE
+from gankit.evaluation.records import fd_key
 from gankit.evaluation.registry import metric
 from gankit.evaluation.toy_metrics import EMD_MAX_POINTS, exact_wasserstein1, mode_statistics
 
@@ -67,9 +68,11 @@ def critic_w(ctx: EvalContext) -> dict[str, float]:
     return {"critic_w": float(real - fake)}
 
 
-@metric("fd", kinds=("images",), description="Frechet distance between real and generated features (FID in Inception space)")
+@metric("fd", kinds=("images",), description="Frechet distance between real and generated features: recorded as "
+        "fd_classifier in the shipped classifier's space (not an FID), fid in Inception-v3's")
 def fd(ctx: EvalContext) -> dict[str, float]:
-    return {"fd": frechet_distance_of_features(ctx.real_features, ctx.fake_features)}
+    # The key names the space, so a classifier FD is never read as an FID (gankit.evaluation.records).
+    return {fd_key(ctx.feature_space): frechet_distance_of_features(ctx.real_features, ctx.fake_features)}
 
 
 @metric("kid", kinds=("images",), description="kernel distance (KID): unbiased MMD^2, cubic kernel, mean and std over subsets")

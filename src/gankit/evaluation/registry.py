@@ -33,7 +33,7 @@ class Metric:
 
     def unsuitable_because(self, ctx: "EvalContext") -> str | None:
         if ctx.kind not in self.kinds:
-            what = "2-D points" if ctx.kind == "points" else "images"
+            what = {"points": "2-D points", "interactions": "(user, item) interactions"}.get(ctx.kind, "images")
             fitting = ", ".join(m.name for m in METRICS.values() if ctx.kind in m.kinds)
             return (
                 f"metric '{self.name}' needs {' or '.join(self.kinds)} data, but this run's data "

@@ -4,7 +4,8 @@
   PRDC, classes), with the run's critic for the metrics that ask it, and an inference GAN's ``encoder``
   for the encoding metric (NNC, CLS, reconstruction ratio, latent regression);
 * ``translations``: two generators between domains A and B (``TranslationEvaluator``: label preservation,
-  cycle ratio, error to the true transform, FD, the steganography check, 2-D mode assignment).
+  cycle ratio, error to the true transform, FD, the steganography check, 2-D mode assignment);
+* ``rankings``: a recommender's ``generator`` scoring items for users (``RankingEvaluator``: precision@k, NDCG@k).
 
 Both answer ``evaluate(networks, step) -> EvalResult``, so the trainer and ``gankit eval`` call one thing.
 """
@@ -16,10 +17,11 @@ from collections.abc import Mapping
 from torch import nn
 
 from gankit.evaluation.evaluator import EvalResult, Evaluator
+from gankit.evaluation.ranking_metrics import RankingEvaluator
 from gankit.evaluation.translation_metrics import TranslationEvaluator
 from gankit.sampling import LatentInput
 
-EVALUATES = ("samples", "translations")
+EVALUATES = ("samples", "translations", "rankings")
 
 
 class SampleRunEvaluator:
@@ -48,6 +50,8 @@ def run_evaluator(
         names = [metrics] if isinstance(metrics, str) else metrics
         names = [n for part in names for n in part.split(",")] if names else None
         return TranslationEvaluator(dataset, metrics=names, samples=samples, seed=seed, device=device)
+    if evaluates == "rankings":  # a recommender's generator ranks items for the test users
+        return RankingEvaluator(dataset, metrics=metrics, device=device)
     generator = nets["generator"]
     with_critic = "critic" in nets and critic_scores_samples
     evaluator = Evaluator(

@@ -91,11 +91,12 @@ class TranslationEvaluator:
     """Fixed held-out samples of both domains; each evaluation translates them both ways and measures."""
 
     def __init__(self, dataset, metrics: list[str] | None = None, samples: int | None = None, seed: int = 0,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", progress: bool = False):
         from gankit.errors import EvaluationError
 
         self.device = device
         self.seed = seed
+        self.progress = progress
         test = dataset.test_domains or dataset.domains
         self.kind = dataset.kind
         self.domains = {}
@@ -114,6 +115,37 @@ class TranslationEvaluator:
         self.metrics = [m for m in (metrics or fits) if m in fits]
         self._extractors: dict[str, object] = {}
         self._real_features: dict[str, np.ndarray] = {}  # each domain's held-out features, computed once
+        self.provenance = self._provenance(test, "held-out test" if dataset.test_domains else "train")
+
+    def _provenance(self, domains, split: str) -> dict:
+        """Which classifiers read which domains, the real sets of both domains, and the FD sample check."""
+        from gankit.evaluation.classifier import DIGITS_WEIGHTS_PATH, FEATURE_DIM, WEIGHTS_PATH
+        from gankit.evaluation.evaluator import check_fd_samples
+        from gankit.evaluation.features import classifier_resize
+        from gankit.evaluation.provenance import provenance
+
+        names = [self.domains[side][0] for side in ("A", "B")]
+        counts = [len(self.domains[side][1]) for side in ("A", "B")]
+        read = self.kind == "images" and any(m in self.metrics for m in ("labels", "fd"))
+        classified = sorted({n for n in names if n in _CLASSIFIED}) if read else []
+        spaces = sorted({"digits-classifier" if n == "digits" else "mnist-classifier" for n in classified})
+        if "fd" in self.metrics and self.kind == "images":
+            # FD of the translations into each classified domain against that domain's held-out images.
+            for (source, target), (made, real) in zip((names, names[::-1]), (counts, counts[::-1])):
+                if target in _CLASSIFIED:
+                    space = "digits-classifier" if target == "digits" else "mnist-classifier"
+                    check_fd_samples(space, FEATURE_DIM, made, real, target)
+        shape = tuple(self.domains["A"][1].shape[1:])
+        return provenance(
+            feature_space="+".join(spaces) or None,
+            weights=[DIGITS_WEIGHTS_PATH if s == "digits-classifier" else WEIGHTS_PATH for s in spaces] or None,
+            feature_dim=FEATURE_DIM if spaces else None,
+            real={"name": ":".join(names), "split": split, "count": counts,
+                  "of": [len(domains[side]) for side in ("A", "B")], "shape": list(shape)},
+            generated=counts,  # translations a2b of every held-out A, b2a of every held-out B
+            resize=classifier_resize(shape) if spaces else None,
+            seed=self.seed,
+        )
 
     def _features(self, domain: str, images: Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Features and class probabilities of ``images`` of ``domain``, by that domain's shipped classifier."""
@@ -130,11 +162,18 @@ class TranslationEvaluator:
 
     @torch.no_grad()
     def evaluate(self, nets, step: int = 0):
+        from gankit.evaluation.progress import EvalProgress
+
+        with EvalProgress(self.progress, 2, f"eval at step {step}") as shown:
+            return self._evaluate(nets, step, shown)
+
+    def _evaluate(self, nets, step: int, shown):
         from gankit.evaluation.evaluator import EvalResult
 
         values: dict[str, float] = {}
         seconds: dict[str, float] = {}
         for direction, source, target, there, back in (("a2b", "A", "B", "g_ab", "g_ba"), ("b2a", "B", "A", "g_ba", "g_ab")):
+            shown.stage(f"{direction}: {', '.join(self.metrics)}")
             start = time.perf_counter()
             source_name, x, labels = self.domains[source]
             target_name, target_x, _ = self.domains[target]
@@ -160,7 +199,7 @@ class TranslationEvaluator:
                     values[f"stego_{label}_{direction}"] = (x - r).flatten(1).norm(dim=1).mean().item() / max(clean, 1e-12)
             seconds[direction] = time.perf_counter() - start
         space = "+".join(sorted(extractor.name for extractor in self._extractors.values())) or None
-        return EvalResult(step, len(self.domains["A"][1]), space, values, seconds)
+        return EvalResult(step, len(self.domains["A"][1]), space, values, seconds, dict(self.provenance))
 
     def _measure(self, direction, source_name, target_name, x, labels, target_x, translated, rec) -> dict[str, float]:
         values: dict[str, float] = {}

@@ -132,9 +132,11 @@ class NetworkBuilder:
 
     def __init__(
         self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None,
-        domain_shapes: dict[str, tuple[int, ...]] | None = None,
+        domain_shapes: dict[str, tuple[int, ...]] | None = None, data: dict | None = None,
     ) -> None:
         self.cfg = cfg
+        # What ``describe_data`` said of the data (kind, an interaction set's user and item counts...).
+        self.data = data or {}
         self.sample_shape = tuple(sample_shape)
         self.num_classes = num_classes
         # Each data domain's sample shape (two for translation data; one, "data", otherwise).

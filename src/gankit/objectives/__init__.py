@@ -31,6 +31,7 @@ from gankit.objectives.infogan import InfoGAN
 from gankit.objectives.least_squares import LeastSquaresGAN
 from gankit.objectives.loss_sensitive import LossSensitiveGAN
 from gankit.objectives.minimax import MinimaxGAN, NonSaturatingGAN
+from gankit.objectives.recommendation import BPR, IRGAN
 from gankit.objectives.translation import CycleGAN, DiscoGAN
 from gankit.objectives.wasserstein import WGAN, WGANGP, WGANDiv
 
@@ -38,7 +39,7 @@ OBJECTIVES: dict[str, type[Objective]] = {
     cls.name: cls
     for cls in (
         MinimaxGAN, NonSaturatingGAN, LeastSquaresGAN, WGAN, WGANGP, WGANDiv, HingeGAN,
-        EBGAN, BEGAN, LossSensitiveGAN, InfoGAN, FGAN, BiGAN, ALI, CycleGAN, DiscoGAN,
+        EBGAN, BEGAN, LossSensitiveGAN, InfoGAN, FGAN, BiGAN, ALI, CycleGAN, DiscoGAN, IRGAN, BPR,
     )
 }
 

@@ -408,6 +408,14 @@ class Objective(nn.Module):
             {"critic": build.critic(head=self.critic_head())},
         )
 
+    def attach_data(self, dataset) -> None:
+        """Called by the trainer with the training data (on the device) before the first step.
+
+        For objectives whose losses read the data's structure beyond a batch
+        (IRGAN's and BPR's per-user training positives); it is static data, not
+        state, so it stays out of checkpoints. The default needs nothing.
+        """
+
     # -- the phases of a step ------------------------------------------------------
     def phases(self, step: int, critic_steps: int) -> list[Phase]:
         """The phases of generator step ``step``: ``critic_steps`` critic phases (the n_critic schedule), each

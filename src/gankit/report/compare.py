@@ -4,6 +4,16 @@ Numbers such as FD, exact W1 or mode coverage only compare across runs that
 saw the same data at the same size, so runs trained on different data are
 refused unless the caller insists (``force``): a page that silently put
 MNIST's FD next to CIFAR-10's would invite a wrong conclusion.
+
+The same holds within one dataset for how a number was measured: each
+evaluation record carries its provenance (``gankit.evaluation.provenance``),
+and two runs whose final value of a metric was measured differently (another
+feature network or weights, real set, sample count or resize) are refused
+with one line naming the field. With ``force`` the page is written and such a
+row is marked with a dagger and explained under the table. A run written
+before gankit kept provenance is compared as it is, its rows marked with a
+double dagger ("unknown, unchecked"): refusing every older run would make
+them unreadable, and its numbers are as good as its reader's knowledge.
 """
 
 from __future__ import annotations
@@ -13,6 +23,8 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from gankit.errors import ConfigError, DataError
+from gankit.evaluation.provenance import describe, differences
+from gankit.evaluation.records import metric_title
 from gankit.report.across_seeds import summarise, summary_table
 from gankit.report.figures import DEFAULT_MEDIAN_WINDOW, overlay_figure
 from gankit.report.html import Page, figure_png
@@ -45,7 +57,53 @@ def check_same_data(runs: Sequence[RunData], labels: Sequence[str]) -> None:
         )
 
 
-def _final_table(runs: Sequence[RunData], labels: Sequence[str]) -> tuple[list[str], list[list[object]]]:
+class ProvenanceMismatch(DataError):
+    """Two runs' values of one metric were measured differently (feature network, real set, counts, resize)."""
+
+
+DIFFERS_MARK = "†"
+UNKNOWN_MARK = "‡"
+
+
+def provenance_notes(runs: Sequence[RunData], labels: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """{evaluation key: (mark, why)} for each metric whose final values do not share one known provenance.
+
+    The runs are compared pairwise with the first run that has a known provenance for the key; the
+    first differing field is named, with each run's value of it.
+    """
+    notes: dict[str, tuple[str, str]] = {}
+    for key in _union(run.keys(evaluation=True) for run in runs):
+        having = [(label, run.last_provenance(key)) for run, label in zip(runs, labels) if run.last(key) is not None]
+        known = [(label, found) for label, found in having if found is not None]
+        unknown = [label for label, found in having if found is None]
+        if known:
+            first_label, first = known[0]
+            for label, other in known[1:]:
+                fields = differences(first, other)
+                if fields:
+                    field = fields[0]
+                    notes[key] = (DIFFERS_MARK, (
+                        f"{key} of {first_label} ({describe(first, (field,))}) and {label} "
+                        f"({describe(other, (field,))}) differ in {field}"))
+                    break
+        if key not in notes and unknown and len(having) > 1:
+            notes[key] = (UNKNOWN_MARK, f"{key}: the provenance of {', '.join(unknown)} is unknown (written by a "
+                                        "gankit that recorded none), so this row is unchecked")
+    return notes
+
+
+def check_same_provenance(runs: Sequence[RunData], labels: Sequence[str]) -> None:
+    """Refuse runs whose final value of some metric was measured differently, naming the metric and field."""
+    for mark, why in provenance_notes(runs, labels).values():
+        if mark == DIFFERS_MARK:
+            raise ProvenanceMismatch(
+                f"{why}, so these numbers do not compare: evaluate the runs alike (gankit eval RUN with the same "
+                "--samples and --features), or pass --force to compare them with the row marked"
+            )
+
+
+def _final_table(runs: Sequence[RunData], labels: Sequence[str],
+                 marks: Mapping[str, tuple[str, str]] | None = None) -> tuple[list[str], list[list[object]]]:
     """Quantities down the side, runs across: a few runs stay readable however many metrics there are."""
     rows: list[list[object]] = [
         ["objective"] + [run.setting("objective.name") for run in runs],
@@ -55,8 +113,10 @@ def _final_table(runs: Sequence[RunData], labels: Sequence[str]) -> tuple[list[s
     ]
     evaluation = _union(run.keys(evaluation=True) for run in runs)
     training = [k for k in _union(run.keys(evaluation=False) for run in runs) if k != "steps_per_s"]
+    marks = marks or {}
     for key in evaluation:
-        rows.append([f"{key} (last)"] + [run.last(key) for run in runs])
+        mark = f" {marks[key][0]}" if key in marks else ""
+        rows.append([f"{metric_title(key)} (last){mark}"] + [run.last(key) for run in runs])
     for key in training:
         rows.append([f"{key} (last logged)"] + [run.last(key) for run in runs])
     return ["", *labels], rows
@@ -102,8 +162,12 @@ def build_comparison_page(
     summary = page.section("Final numbers")
     for note in notes:
         summary.add_text(note)
-    columns, rows = _final_table(runs, labels)
+    marks = provenance_notes(runs, labels)
+    columns, rows = _final_table(runs, labels, marks)
     summary.add_table(columns, rows)
+    for mark, why in marks.values():
+        # The footnote of a marked row: which runs measured it how.
+        summary.add_text(f"{mark} {why}" + (": the values are not like for like." if mark == DIFFERS_MARK else "."))
     summary.add_table(
         ("run", "folder", "preset", "data"),
         [(label, str(run.path), run.setting("preset"), run.describe_data()) for run, label in zip(runs, labels)],
@@ -138,13 +202,16 @@ def write_comparison(
     median_window: int = DEFAULT_MEDIAN_WINDOW,
     notes: Sequence[str] = (),
     seed_groups: Mapping[str, Sequence[int]] | None = None,
+    refuse_mixed_provenance: bool = True,
 ) -> Path:
     """Write one page comparing ``run_dirs`` to ``out_path`` and return its path.
 
     Runs trained on different data (``data.name``, ``image_size``,
     ``channels`` of their config.yaml) raise DataError unless ``force``.
     ``notes`` are lines of text put above the table (the zoo lists failed runs there); ``seed_groups``
-    (name: indices into ``run_dirs``) adds the across-seeds table.
+    (name: indices into ``run_dirs``) adds the across-seeds table. Runs whose final value of a metric was
+    measured differently (its provenance) raise ProvenanceMismatch unless ``force`` or not
+    ``refuse_mixed_provenance`` (the zoo's, which has trained them already); the page then marks the row.
     """
     if not run_dirs:
         raise ConfigError("nothing to compare: pass at least one run folder")
@@ -152,6 +219,8 @@ def write_comparison(
     runs = [RunData.load(path) for path in run_dirs]
     if not force:
         check_same_data(runs, run_labels(runs))
+        if refuse_mixed_provenance:
+            check_same_provenance(runs, run_labels(runs))
     out_path = Path(out_path)
     if out_path.is_dir():
         out_path = out_path / COMPARISON_FILE

@@ -250,6 +250,7 @@ class Trainer:
             self.objective.evaluates, self.reference_data, self.networks, self.context.latent, metrics=e.metrics,
             samples=e.samples, features=e.features, inception_weights=e.inception_weights,
             seed=self.config.train.seed, device=self.device, critic_scores_samples=self.objective.critic_scores_samples,
+            progress=self.progress,  # the evaluation's stages, below the training bar
         )
 
     # ------------------------------------------------------------------ one step
