@@ -40,16 +40,18 @@ class SampleRunEvaluator:
 def run_evaluator(
     evaluates: str, dataset, nets: Mapping[str, nn.Module], latent: LatentInput | None, *, metrics=None,
     samples: int | None = None, features: str = "auto", inception_weights: str | None = None, seed: int = 0,
-    device="cpu", critic_scores_samples: bool = True,
+    device="cpu", critic_scores_samples: bool = True, progress: bool = False,
 ):
     """The evaluator for a run whose objective ``evaluates`` samples or translations.
 
-    ``critic_scores_samples`` False (a critic of (x, z) pairs) keeps the critic out of the sample metrics.
+    ``critic_scores_samples`` False (a critic of (x, z) pairs) keeps the critic out of the sample metrics;
+    ``progress`` shows each evaluation's stages on stderr.
     """
     if evaluates == "translations":
         names = [metrics] if isinstance(metrics, str) else metrics
         names = [n for part in names for n in part.split(",")] if names else None
-        return TranslationEvaluator(dataset, metrics=names, samples=samples, seed=seed, device=device)
+        return TranslationEvaluator(dataset, metrics=names, samples=samples, seed=seed, device=device,
+                                    progress=progress)
     if evaluates == "rankings":  # a recommender's generator ranks items for the test users
         return RankingEvaluator(dataset, metrics=metrics, device=device)
     generator = nets["generator"]
@@ -57,6 +59,6 @@ def run_evaluator(
     evaluator = Evaluator(
         dataset, metrics=metrics, samples=samples, features=features, inception_weights=inception_weights,
         seed=seed, device=device, has_critic=with_critic, conditional=getattr(generator, "conditional", False),
-        has_encoder="encoder" in nets, codes=getattr(generator, "codes", None),
+        has_encoder="encoder" in nets, codes=getattr(generator, "codes", None), progress=progress,
     )
     return SampleRunEvaluator(evaluator, latent, with_critic)

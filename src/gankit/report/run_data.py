@@ -17,6 +17,8 @@ from typing import Any, Sequence, TypeVar
 import yaml
 
 from gankit.errors import RunDirectoryError
+from gankit.evaluation.provenance import PROVENANCE_KEY
+from gankit.evaluation.records import upgrade_record
 from gankit.training.logging import METRICS_FILE, read_metrics
 from gankit.training.run_dir import CONFIG_FILE, CONTOURS, SAMPLES, TRAINING_GIF, W_COMPARISON
 
@@ -106,7 +108,8 @@ class RunData:
             raise RunDirectoryError(f"cannot read '{config_file}' ({err.__class__.__name__}): it is damaged") from None
         if not isinstance(config, dict):
             raise RunDirectoryError(f"'{config_file}' is not a gankit config (not a mapping): it is damaged")
-        return cls(path, config, read_metrics(metrics_file))
+        # An older gankit's keys under today's names (eval/fd -> eval/fd_classifier or eval/fid).
+        return cls(path, config, [upgrade_record(r) for r in read_metrics(metrics_file)])
 
     @property
     def name(self) -> str:
@@ -136,6 +139,14 @@ class RunData:
     def last(self, key: str) -> float | None:
         _, values = self.series(key)
         return values[-1] if values else None
+
+    def last_provenance(self, key: str) -> dict[str, Any] | None:
+        """The provenance of the record ``last(key)`` comes from; None where unknown (an older gankit wrote it)."""
+        for record in reversed(self.records):
+            if _finite(record.get(key)) and _finite(record.get("step")):
+                found = record.get(PROVENANCE_KEY)
+                return found if isinstance(found, dict) else None
+        return None
 
     @property
     def final_step(self) -> int | None:
