@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from gankit import __version__
+from gankit.cli_recommend import add_recommend_command
 from gankit.cli_report import add_report_commands
 from gankit.config import DEFAULT_PRESET, build_config, preset_names, read_preset
 from gankit.errors import ConfigError, GankitError
@@ -174,6 +175,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if num < 1:
         raise ConfigError(f"-n must be at least 1, got {num}")
     run = load_run(args.run, device=args.device, use_ema=not args.no_ema)
+    if run.kind == "interactions":
+        raise ConfigError(f"a recommender run ({run.config.objective.name}) draws no samples: list its top items "
+                          f"with gankit recommend {args.run} --user U -k K")
     rows = None
     if run.latent is None:
         # A translation run samples nothing from noise: it shows its held-out inputs translated and back.
@@ -415,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encode(subparsers)
     _add_presets(subparsers)
     add_report_commands(subparsers)
+    add_recommend_command(subparsers)
     return parser
 
 
