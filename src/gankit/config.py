@@ -117,6 +117,15 @@ class TrainConfig:
     # The critic loss's gradient norm per critic layer at each logged step (diagnostics.jsonl, read by
     # `gankit diagnose`): one norm per layer, computed on the device, synced only when logged.
     layer_diagnostics: bool = True
+    # Live alarms (training/alarms.py): a line on the progress stream, a metrics.jsonl record and a red row in
+    # report.html when the critic loss sticks, the W estimate stays negative, a gradient norm explodes, modes
+    # collapse or an evaluation metric jumps; each once per episode. false turns them off.
+    alarms: bool = True
+    alarm_warmup: int = 100  # generator steps before training statistics are judged (at first they are noise)
+    alarm_patience: int = 3  # log intervals a stuck critic loss or a negative W estimate must last
+    alarm_gradient_factor: float = 100.0  # a gradient norm this many times its running median
+    alarm_metric_factor: float = 3.0  # an evaluation metric worse by this factor than at the previous evaluation
+    alarm_modes_fall: float = 0.5  # modes covered falling to this fraction of the previous evaluation's, or less
     # Convolutional networks and image batches in channels-last memory order (NHWC): oneDNN's and
     # cuDNN's faster convolution kernels. Same numbers to float rounding; off for MLPs and 2-D data.
     channels_last: bool = True
@@ -401,6 +410,15 @@ def validate(config: RunConfig) -> None:
            f"train.lr_plateau_threshold must be in [0, 1), got {t.lr_plateau_threshold}: 0.01 asks for a 1% fall")
     _check(problems, 0 < t.lr_min_factor <= 1,
            f"train.lr_min_factor must be in (0, 1], got {t.lr_min_factor}: the floor as a factor of the rate, e.g. 0.25")
+    _check(problems, t.alarm_warmup >= 0, f"train.alarm_warmup must be >= 0 generator steps, got {t.alarm_warmup}")
+    _check(problems, t.alarm_patience >= 2,
+           f"train.alarm_patience must be >= 2 log intervals (a stuck loss is one seen unchanged), got {t.alarm_patience}")
+    _check(problems, t.alarm_gradient_factor > 1,
+           f"train.alarm_gradient_factor must be > 1, got {t.alarm_gradient_factor}: 100 flags a norm 100x its median")
+    _check(problems, t.alarm_metric_factor > 1,
+           f"train.alarm_metric_factor must be > 1, got {t.alarm_metric_factor}: 3 flags a metric 3x worse")
+    _check(problems, 0 < t.alarm_modes_fall < 1,
+           f"train.alarm_modes_fall must be in (0, 1), got {t.alarm_modes_fall}: 0.5 flags modes covered halving")
     try:
         parse_policy(t.augment)
     except ConfigError as err:

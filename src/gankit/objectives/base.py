@@ -335,6 +335,10 @@ class Objective(nn.Module):
     recommended: ClassVar[Recommendation]
     #: The statistics the progress bar shows.
     headline: ClassVar[tuple[str, ...]] = ("critic_loss", "generator_loss")
+    #: For the live alarms (training/alarms.py): the statistic that is the critic side's loss, and the one that
+    #: estimates a Wasserstein distance (None unless the critic's score gap means W, so a negative one is wrong).
+    critic_loss_stat: ClassVar[str | None] = "critic_loss"
+    w_estimate_stat: ClassVar[str | None] = None
     #: What evaluation measures: "samples" of a latent generator, or "translations" between two domains.
     evaluates: ClassVar[str] = "samples"
     #: Whether the ``critic`` role scores a sample alone (so 2-D runs can draw its value surface).

@@ -23,6 +23,7 @@ class WassersteinObjective(Objective):
 
     # The critic's W estimate is the progress curve worth watching.
     headline = ("wasserstein",)
+    w_estimate_stat = "wasserstein"
 
     def critic_link(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         return wasserstein_critic_loss(real_scores, fake_scores)

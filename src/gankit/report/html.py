@@ -55,6 +55,7 @@ th { background: #eef1f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.kv td.num { text-align: left; }
 tr:nth-child(even) td { background: #fafbfc; }
+table.alarms tr th, table.alarms tr td { background: #fde8e8; color: #9b1c1c; border-color: #f3b4b4; }
 figure { margin: 8px 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e4e7eb; background: #fff; }
 figcaption { color: #56606b; font-size: 0.88em; margin-top: 2px; }

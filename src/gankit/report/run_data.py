@@ -19,7 +19,7 @@ import yaml
 from gankit.errors import RunDirectoryError
 from gankit.evaluation.provenance import PROVENANCE_KEY
 from gankit.evaluation.records import upgrade_record
-from gankit.training.logging import METRICS_FILE, read_metrics
+from gankit.training.logging import ALARM_KEY, METRICS_FILE, read_metrics
 from gankit.training.run_dir import CONFIG_FILE, CONTOURS, SAMPLES, TRAINING_GIF, W_COMPARISON
 
 FINAL_SAMPLES = "final.png"
@@ -120,6 +120,12 @@ class RunData:
     def training_records(self) -> list[dict[str, Any]]:
         """The records the training loop wrote (they carry the training clock)."""
         return [r for r in self.records if "time" in r]
+
+    @property
+    def alarms(self) -> list[dict[str, Any]]:
+        """The live alarms training raised (metrics.jsonl records with an ``alarm`` key), in step order."""
+        found = [r for r in self.records if isinstance(r.get(ALARM_KEY), str) and _finite(r.get("step"))]
+        return sorted(found, key=lambda r: r["step"])
 
     def keys(self, evaluation: bool) -> list[str]:
         """The plottable quantities: evaluation metrics (``eval/...``) or training statistics."""

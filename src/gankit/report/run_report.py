@@ -82,6 +82,18 @@ def _summary(page: Page, run: RunData) -> None:
     )
 
 
+def _alarms(page: Page, run: RunData) -> None:
+    """The live alarms, one red row each, near the top where a reader cannot miss them; nothing when there are none."""
+    alarms = run.alarms
+    if not alarms:
+        return
+    section = page.section("Alarms")
+    section.add_text("Raised while training (train.alarms); each once per episode. What they mean and their "
+                     "thresholds: README, 'Training alarms'.")
+    section.add_table(("step", "alarm", "message"), [(int(r["step"]), r["alarm"], r.get("message", "")) for r in alarms],
+                      css_class="alarms")
+
+
 def _curves(page: Page, run: RunData, median_window: int) -> None:
     keys = run.keys(evaluation=False)
     if not keys:
@@ -146,6 +158,7 @@ def build_run_page(run: RunData, median_window: int = DEFAULT_MEDIAN_WINDOW) -> 
     written = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     page = Page(_title(run), subtitle=str(run.path), footer=f"written by gankit on {written}")
     _summary(page, run)
+    _alarms(page, run)
     _curves(page, run, median_window)
     _evaluation(page, run)
     _pictures(page, run)

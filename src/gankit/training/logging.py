@@ -17,6 +17,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 METRICS_FILE = "metrics.jsonl"
+# A metrics.jsonl record with this key is a live alarm (training/alarms.py): {"step", "alarm": kind, "message"}.
+ALARM_KEY = "alarm"
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from gankit.models import has_batch_statistics, has_convolutions
 from gankit.models.fast_layers import use_fast_layers
 from gankit.networks import build_networks, build_objective
 from gankit.objectives import CRITIC, GENERATOR, GRID_ROW, POINTS_PER_PLOT, SIDES, DomainBatch, Phase, RealBatch, StepContext
+from gankit.training.alarms import Alarm, AlarmSettings, TrainingAlarms
 from gankit.training.artefacts import ArtefactWriter
 from gankit.training.augment import build_augmentation
 from gankit.training.checkpoint import restore_modules, save_checkpoint
@@ -224,6 +225,10 @@ class Trainer:
             if train.ema_decay > 0 else {}
         )
         self.layer_norms = LayerGradientNorms(dict(networks.side(CRITIC))) if train.layer_diagnostics else None
+        self.alarms = TrainingAlarms(
+            AlarmSettings.from_train_config(train), {side: list(networks.side_parameters(side)) for side in SIDES},
+            self.objective.critic_loss_stat, self.objective.w_estimate_stat,
+        ) if train.alarms else None
         # 2-D runs draw the critic's value surface (the WGAN-GP paper's toy figure) as they train.
         draws_figures = (dataset.kind == "points" and tuple(dataset.sample_shape) == (2,) and "critic" in networks
                          and self.objective.critic_scores_samples)
@@ -283,6 +288,8 @@ class Trainer:
             loss.backward()
             for _, module in self.networks.side(side):
                 self.dist.average_gradients(module)
+            if self.alarms is not None:
+                self.alarms.gradients.capture(side)  # after averaging: the same peak on every rank
             if side == CRITIC and self.layer_norms is not None and (self.step + 1) % self.config.train.log_every == 0:
                 self.layer_norms.capture()  # the last critic step of a generator step that will be logged
             optimizer.step()
@@ -398,9 +405,13 @@ class Trainer:
         if not self._pending:
             return
         keys = list(self._pending)
-        means = self.dist.average(torch.stack([torch.stack(self._pending[k]).float().mean() for k in keys])).tolist()
+        # The alarms' gradient peaks ride in the same host sync, but stay out of the logged record.
+        peaks = self.alarms.gradients.take() if self.alarms is not None else {}
+        stacked = [torch.stack(self._pending[k]).float().mean() for k in keys] + list(peaks.values())
+        means = self.dist.average(torch.stack(stacked)).tolist()
         self._pending = {}
         values = dict(zip(keys, means))
+        peaks = dict(zip(peaks, means[len(keys):]))
         for key, value in values.items():
             if not math.isfinite(value):
                 raise TrainingDiverged(
@@ -421,6 +432,17 @@ class Trainer:
         if logs.diagnostics is not None and layer_norms is not None:
             logs.diagnostics.write({"step": self.step, "critic_layer_grad_norms": layer_norms})
         bar.show({k: values[k] for k in self.objective.headline if k in values})
+        if self.alarms is not None:
+            self._sound(self.alarms.monitor.observe_training(self.step, {**values, **peaks}), logs, bar)
+
+    def _sound(self, alarms: list[Alarm], logs: RunLogs, bar: ProgressBar) -> None:
+        """Each alarm as a line on the bar's stream and a metrics.jsonl record, from rank 0 only."""
+        if not self.dist.is_main:
+            return
+        for alarm in alarms:
+            bar.write(alarm.line())
+            if logs.metrics is not None:
+                logs.metrics.write(alarm.record())
 
     def _timed(self, work: Callable[[], Any]) -> float:
         """Run ``work`` off the training clock: its seconds, which it/s also leaves out."""
@@ -440,6 +462,8 @@ class Trainer:
             logs.board.write(self.step, result.scalars())
         shown = ", ".join(f"{k} {v:.4g}" for k, v in result.scalars().items() if isinstance(v, float))
         bar.write(f"eval at step {self.step}: {shown}")
+        if self.alarms is not None:
+            self._sound(self.alarms.monitor.observe_evaluation(self.step, result.values), logs, bar)
 
     def _calibration_inputs(self, role: str, module: nn.Module) -> CalibrationInputs | None:
         """Seeded noise (and uniform labels, if it takes them) for the EMA of the network that reads the latent."""
@@ -530,6 +554,7 @@ class Trainer:
             "preview": {k: None if v is None else v.cpu() for k, v in self.preview_inputs.items()},
             "lr_schedule": self.lr_plateau.state_dict() if self.lr_plateau is not None else None,
             "augment": self.augment.state_dict() if self.augment is not None else None,
+            "alarms": self.alarms.state_dict() if self.alarms is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -559,6 +584,8 @@ class Trainer:
             self.lr_plateau.load_state_dict(state["lr_schedule"])  # a run that gains the schedule starts it afresh
         if self.augment is not None and state.get("augment") is not None:
             self.augment.load_state_dict(state["augment"])  # older checkpoints have none: it starts from its seed
+        if self.alarms is not None and state.get("alarms") is not None:
+            self.alarms.load_state_dict(state["alarms"])  # older checkpoints have none: the monitor starts afresh
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
         self.maintenance = float(state.get("maintenance", 0.0))
