@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 from gankit.errors import ConfigError
+from gankit.evaluation.provenance import describe
+from gankit.evaluation.records import metric_title
 from gankit.report.figures import DEFAULT_MEDIAN_WINDOW, curve_figure
 from gankit.report.html import Page, figure_png
 from gankit.report.run_data import RunData, flatten, thin
@@ -118,8 +120,11 @@ def _evaluation(page: Page, run: RunData) -> None:
     if keys:
         section.add_table(
             ("metric", "last value", "at step"),
-            [(key, run.last(key), int(run.series(key)[0][-1])) for key in keys],
+            [(metric_title(key), run.last(key), int(run.series(key)[0][-1])) for key in keys],
         )
+        measured = run.last_provenance(keys[0])
+        if measured is not None:  # how the last evaluation measured (eval_provenance of metrics.jsonl)
+            section.add_text(f"Measured with {describe(measured, tuple(measured))}.")
     if run.w1_comparison is not None:
         section.add_figure(run.w1_comparison, "the critic's estimate against the exact W1 of the same evaluations")
     # A metric measured once is a number, not a curve: the table holds it. Spreads (_std) stay in the table too.
