@@ -107,7 +107,8 @@ def child_train(folder: Path, root: Path, stream: str, steps: int, warmup: int, 
     timed_start = time.perf_counter()
     trainer.fit(warmup + steps)
     seconds = time.perf_counter() - timed_start
-    return {"stream": stream, "streams": trainer.streams, "setup_s": ready - start, "steps": steps,
+    # The memory split is taken while the trainer still holds its data.
+    return {**_memory_now(), "stream": stream, "streams": trainer.streams, "setup_s": ready - start, "steps": steps,
             "generator_steps_per_s": steps / seconds, "batches_per_s": steps * (config.train.n_critic + 1) / seconds}
 
 
@@ -155,7 +156,7 @@ def main() -> None:
             stream, steps, warmup, batch = rest
             answer = child_train(Path(folder), Path(root), stream, int(steps), int(warmup), int(batch))
         answer["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-        answer.update(_memory_now())
+        answer = {**_memory_now(), **answer}  # a training run's own split (taken with its data alive) wins
         print(json.dumps(answer))
         return
 
