@@ -85,7 +85,7 @@ def _summary(page: Page, run: RunData) -> None:
 
 
 def _alarms(page: Page, run: RunData) -> None:
-    """The live alarms, one red row each, near the top where a reader cannot miss them; nothing when there are none."""
+    """The live alarms, one red row each, at the top of the page; nothing when there are none."""
     alarms = run.alarms
     if not alarms:
         return
@@ -162,8 +162,8 @@ def build_run_page(run: RunData, median_window: int = DEFAULT_MEDIAN_WINDOW) -> 
     check_median_window(median_window)
     written = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     page = Page(_title(run), subtitle=str(run.path), footer=f"written by gankit on {written}")
+    _alarms(page, run)  # first: what went wrong is what a reader must not miss
     _summary(page, run)
-    _alarms(page, run)
     _curves(page, run, median_window)
     _evaluation(page, run)
     _pictures(page, run)
