@@ -188,3 +188,21 @@ def test_eval_shows_its_stages_on_stderr_only_and_logs_one_record(digits_run, ca
     assert len(read_metrics(digits_run / "metrics.jsonl")) == before + 1
     assert run_cli("eval", digits_run, "--metrics", "fd", "--samples", 150, "--no-progress", "--no-append") == 0
     assert "sampling" not in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ translation runs
+
+
+def test_translation_evaluations_carry_both_domains_and_refuse_too_few_for_fd():
+    from gankit.evaluation.translation_metrics import TranslationEvaluator
+
+    pair = load_dataset("mnist:mnist-inverted")  # two halves of the sample, each with a held-out tenth (250)
+    evaluator = TranslationEvaluator(pair, metrics=["fd", "cycle"], samples=200)
+    provenance = evaluator.provenance
+    assert provenance["feature_space"] == "mnist-classifier"
+    assert provenance["feature_weights_sha256"] == hashlib.sha256(WEIGHTS_PATH.read_bytes()).hexdigest()
+    assert provenance["real"]["name"] == "mnist:mnist-inverted" and provenance["real"]["split"] == "held-out test"
+    assert provenance["real"]["count"] == [200, 200] and provenance["generated"] == [200, 200]
+    with pytest.raises(EvaluationError, match="at least 129 samples"):
+        TranslationEvaluator(pair, metrics=["fd"], samples=50)
+    assert TranslationEvaluator(pair, metrics=["cycle"], samples=50).provenance["feature_space"] is None
