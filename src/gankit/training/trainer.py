@@ -165,6 +165,7 @@ class Trainer:
         self.objective = build_objective(config)
         networks = build_networks(config, describe_data(dataset), self.objective)
         self.objective.to(self.device)  # its state buffers, some shaped by the networks (image pools)
+        self.objective.attach_data(self.dataset)
         for role, module in networks.items():
             networks[role] = convert_batch_norm_for(dist, module, self.device).to(self.device)
         self.networks = networks
@@ -196,8 +197,10 @@ class Trainer:
             dataset.name, seed=train.seed, device=self.device, local_batch=train.batch_size // dist.world_size,
             shard=(dist.rank, dist.world_size),
         )
+        # A side without parameters (BPR has no critic) has no optimiser, and the objective never steps it.
         self.optimizers = {
             side: build_optimizer(networks.side_parameters(side), getattr(config.optim, side)) for side in SIDES
+            if any(True for _ in networks.side_parameters(side))
         }
         self.critic_steps_for = SCHEDULES[train.critic_schedule](train.n_critic)
         # train.lr_schedule plateau follows one of the objective's statistics (state saved in checkpoints).
