@@ -24,7 +24,7 @@ from gankit.errors import ConfigError
 from gankit.evaluation import EvalResult
 from gankit.evaluation.runs import run_evaluator
 from gankit.networks import build_networks, build_objective
-from gankit.sampling import LatentInput, generate
+from gankit.sampling import LatentInput, generate, truncation_problem
 from gankit.training.checkpoint import (
     has_checkpoint,
     load_checkpoint,
@@ -59,6 +59,8 @@ class Run:
     interrupted: bool = False  # stopped early by Ctrl-C or SIGTERM, after saving a checkpoint
     objective: nn.Module | None = field(default=None, repr=False)
     preview_inputs: dict[str, Tensor | None] | None = field(default=None, repr=False)  # the training grids' inputs
+    # Roles by optimiser side ({"generator": ("g_ab", "g_ba"), ...}): what gankit export writes is the generator side.
+    sides: dict[str, tuple[str, ...]] | None = field(default=None, repr=False)
 
     def preview(self):
         """The run's preview grid (``Preview``: samples and samples per row) from its fixed inputs.
@@ -92,19 +94,25 @@ class Run:
         """The classes a conditional run's generator takes (None for an unconditional run)."""
         return self.generator.num_classes if getattr(self.generator, "conditional", False) else None
 
-    def sample(self, n: int, seed: int | None = 0, labels: Tensor | int | None = None) -> Tensor:
+    def sample(
+        self, n: int, seed: int | None = 0, labels: Tensor | int | None = None, truncation: float = 1.0
+    ) -> Tensor:
         """``n`` samples: images in [-1, 1] (N, C, H, W) or points (N, D).
 
         ``labels`` (conditional runs): one class for all samples, or one per
-        sample; by default the classes in turn.
+        sample; by default the classes in turn. ``truncation`` psi in (0, 1]
+        scales normal latents toward 0 (``gankit.sampling``; 1: untouched).
         """
         if self.generator is None or self.latent is None:
             raise ConfigError(
                 f"this run ({self.config.objective.name}) has no latent generator to sample from: "
                 "translate its inputs with gankit translate"
             )
+        problem = truncation_problem(truncation, self.latent.distribution)
+        if problem is not None:
+            raise ConfigError(problem)
         device = next(self.generator.parameters()).device
-        noise = self.latent.draw(n, device, seed=seed)
+        noise = self.latent.draw(n, device, seed=seed, truncation=truncation)
         if labels is not None:
             labels = self._checked_labels(labels, n).to(device)
         return generate(self.generator, noise, labels).cpu()
@@ -136,6 +144,7 @@ def _run_from_trainer(trainer: Trainer) -> Run:
         interrupted=trainer.interrupted,
         objective=trainer.objective,
         preview_inputs=trainer.preview_inputs,
+        sides=dict(trainer.networks.sides),
     )
 
 
@@ -225,8 +234,12 @@ def resume(
 
 
 def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Run:
-    """A run (folder) or a checkpoint (.pt) ready to sample from; no dataset needed."""
+    """A run (folder), a checkpoint (.pt) or a ``gankit export`` .safetensors file to sample from; no dataset needed."""
     path = Path(path)
+    if path.suffix.lower() == ".safetensors":
+        from gankit.export import load_export  # user-facing like this module; imported here to keep startup light
+
+        return load_export(path, device=device, use_ema=use_ema)
     if path.is_dir():
         state = load_latest_checkpoint(existing_run_dir(path) / CHECKPOINTS, warn=print)
         run_path: Path | None = path
@@ -247,7 +260,7 @@ def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Run
     latent = objective.generator_input(config.model.latent_dim)
     preview = {k: None if v is None else v.to(target) for k, v in state["preview"].items()}
     return Run(run_path, config, dict(networks.items()), data, int(state["step"]), latent=latent,
-               objective=objective.to(target), preview_inputs=preview)
+               objective=objective.to(target), preview_inputs=preview, sides=dict(networks.sides))
 
 
 def evaluate(
@@ -288,12 +301,14 @@ def evaluate(
 
 
 def sample(
-    run: Run | str | Path, n: int, seed: int | None = 0, device: str = "cpu", labels: Tensor | int | None = None
+    run: Run | str | Path, n: int, seed: int | None = 0, device: str = "cpu", labels: Tensor | int | None = None,
+    truncation: float = 1.0,
 ) -> Tensor:
-    """``n`` samples from a run, a run folder or a checkpoint (of class ``labels`` for a conditional run)."""
+    """``n`` samples from a run, a run folder, a checkpoint or a .safetensors export (of class ``labels`` for a
+    conditional run; ``truncation`` psi in (0, 1] for normal latents)."""
     if not isinstance(run, Run):
         run = load_run(run, device=device)
-    return run.sample(n, seed=seed, labels=labels)
+    return run.sample(n, seed=seed, labels=labels, truncation=truncation)
 
 
 __all__ = ["Run", "build_config", "evaluate", "load_data", "load_run", "resume", "sample", "train"]

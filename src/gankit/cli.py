@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from gankit import __version__
+from gankit.cli_export import add_export_commands
 from gankit.cli_recommend import add_recommend_command
 from gankit.cli_report import add_report_commands
 from gankit.config import DEFAULT_PRESET, build_config, preset_names, read_preset
@@ -148,13 +149,16 @@ def _add_sample(subparsers: argparse._SubParsersAction) -> None:
         description="Draw samples. -o OUT.png writes a grid (a scatter plot for 2-D data), -o OUT.npz writes "
         "'images' (uint8, N x C x H x W) or 'points' (float32, N x 2), any other -o is a folder of PNGs.",
     )
-    p.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="a run folder or a .pt checkpoint")
+    p.add_argument("run", metavar="RUN_OR_CHECKPOINT",
+                   help="a run folder, a .pt checkpoint or a .safetensors file from gankit export")
     p.add_argument("-n", "--num", type=int, help="how many samples (default 64; with --class-grid, per class: 10)")
     p.add_argument("-o", "--out", required=True, help="output: FILE.png, FILE.npz or a folder")
     p.add_argument("--seed", type=int, default=0, help="latent noise seed (default 0)")
     p.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator even if the run kept an EMA")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                   help="normal latents: scale the draws by psi in (0, 1], for more typical samples (default 1: none)")
     classes = p.add_mutually_exclusive_group()
     classes.add_argument("--label", type=int, metavar="K", help="conditional runs: draw every sample from class K")
     classes.add_argument(
@@ -190,9 +194,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         if run.num_classes is None:
             raise ConfigError("--class-grid needs a conditional run (model.conditional=true), and this one is not")
         labels = torch.arange(run.num_classes).repeat_interleave(num)
-        samples, rows = run.sample(len(labels), seed=args.seed, labels=labels), num
+        samples, rows = run.sample(len(labels), seed=args.seed, labels=labels, truncation=args.truncation), num
     else:
-        samples = run.sample(num, seed=args.seed, labels=args.label)
+        samples = run.sample(num, seed=args.seed, labels=args.label, truncation=args.truncation)
     print(save_samples(samples, Path(args.out), run.kind, overwrite=args.overwrite, rows=rows))
     return 0
 
@@ -420,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_presets(subparsers)
     add_report_commands(subparsers)
     add_recommend_command(subparsers)
+    add_export_commands(subparsers)
     return parser
 
 
