@@ -11,6 +11,7 @@ from PIL import Image
 import gankit.api as api
 from gankit.cli import main
 from gankit.data import load_dataset, toy_mixture
+from gankit.data.dataset import KINDS
 from gankit.errors import CheckpointError
 from gankit.evaluation.classifier import HOLDOUT, SPLIT_SEED, load_mnist_classifier
 from gankit.evaluation.feature_metrics import (
@@ -278,7 +279,7 @@ def test_periodic_evaluation_logs_metrics_and_leaves_training_unchanged(tmp_path
 
 def test_every_registered_metric_has_a_description_and_a_data_kind():
     for metric in METRICS.values():
-        assert metric.description and set(metric.kinds) <= {"points", "images"}
+        assert metric.description and set(metric.kinds) <= set(KINDS)
 
 
 def test_responsibility_modes_count_where_the_mass_goes_even_far_from_the_centres():
