@@ -210,7 +210,7 @@ def test_objective_recommendations_follow_the_papers():
 def test_every_objective_is_registered_and_unknown_names_are_refused():
     assert set(OBJECTIVES) == {
         "gan", "nsgan", "lsgan", "wgan", "wgan-gp", "wgan-div", "hinge", "ebgan", "began", "loss-sensitive",
-        "infogan", "fgan", "bigan", "ali", "cyclegan", "discogan",
+        "infogan", "fgan", "bigan", "ali", "cyclegan", "discogan", "irgan", "bpr",
     }
     with pytest.raises(ConfigError, match="did you mean 'wgan-gp'"):
         objective_class("wgan_gp")
