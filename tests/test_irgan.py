@@ -1,6 +1,7 @@
 """IRGAN and its BPR baseline (issue 20): REINFORCE by hand, importance weights, the train/test wall,
 ranking metrics by hand, resume, and bad input in one line."""
 
+import json
 import math
 
 import pytest
@@ -131,13 +132,21 @@ def test_resume_is_bit_identical(tmp_path, preset):
 
 
 def test_recommend_and_bad_input_are_one_line_exit_2(tmp_path, capsys):
-    config = build_config("bpr-synthetic", overrides=TINY + ["train.steps=2"])
+    config = build_config("bpr-synthetic", overrides=TINY + ["train.steps=2", "eval.every=2"])
     run = gankit.train(config, out=tmp_path, name="bpr", **QUIET)
+    # The ranking record says what it ranked against: the data set's fixed test split, no feature network.
+    record = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()
+              if "eval_provenance" in line][-1]
+    data = load_dataset("synthetic-feedback")
+    measured = record["eval_provenance"]
+    assert measured["feature_space"] is None and measured["real"]["name"] == "synthetic-feedback"
+    assert measured["real"]["count"] == len(data.test) and measured["real"]["of"] == len(data.test) + len(data.data)
+    assert measured["generated"] == record["eval_samples"] == int(data.test_mask().any(-1).sum())
+    capsys.readouterr()
     assert main(["recommend", str(run.path), "--user", "3", "-k", "4"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 6  # heading, column names, four items
     items = [int(line.split()[1]) for line in lines[2:]]
-    data = load_dataset("synthetic-feedback")
     assert not set(items) & set(data.data[data.data[:, 0] == 3, 1].tolist())  # training positives left out
     for args, needle in ((["--user", "500"], "user 500 is not in the data"), (["--user", "3", "-k", "0"], "-k must be")):
         assert main(["recommend", str(run.path), *args]) == 2

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.evaluation.evaluator import EvalResult
+from gankit.evaluation.provenance import provenance, real_set
 from gankit.evaluation.registry import metric, parse_metric_names, select_metrics
 
 CUTOFFS = (3, 5, 10)
@@ -110,4 +111,17 @@ class RankingEvaluator:
             begin = time.perf_counter()
             values.update(m.compute(ctx))
             seconds[m.name] = time.perf_counter() - begin
-        return EvalResult(step, len(ctx.hits), None, values, seconds)
+        return EvalResult(step, len(ctx.hits), None, values, seconds, self.provenance(len(ctx.hits)))
+
+    def provenance(self, users: int) -> dict:
+        """What the numbers rank against: the test split's pairs of the data set, for ``users`` test users.
+
+        No feature network: the items are ranked by the generator's own scores. The split is fixed by the
+        data set (``SPLIT_SEED``), so two runs on one data set are scored on the same test pairs.
+        """
+        data = self.dataset
+        total = len(data.data) + len(data.test)
+        split = f"held-out test ({len(data.test)} of {total} positive pairs; {data.num_users} users, {data.num_items} items)"
+        return provenance(feature_space=None, weights=None, feature_dim=None,
+                          real=real_set(data.name, len(data.test), total, (2,), split=split),
+                          generated=users, resize=None, seed=0)
