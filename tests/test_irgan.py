@@ -54,6 +54,28 @@ def test_reinforce_gradient_matches_its_hand_computed_expectation():
     assert expected.abs().min() > 0.05  # the check above is not vacuous
 
 
+def test_a_mean_reward_baseline_keeps_the_gradient_and_the_schedule_pretrains_each_side():
+    from gankit.objectives.base import CRITIC, GENERATOR
+    from gankit.objectives.recommendation import IRGAN, IRGANParams
+
+    # Subtracting the samples' mean reward leaves the estimate on grad J = p (r - E_p r): E_p[grad log p] = 0.
+    z = torch.tensor([0.5, -1.0, 0.2], requires_grad=True)
+    r = torch.tensor([1.0, 3.0, -2.0])
+    p = torch.softmax(z.detach(), 0)
+    torch.manual_seed(1)
+    items = torch.multinomial(p, 200_000, replacement=True)
+    loss = losses.reinforce_loss(torch.log_softmax(z, 0)[items], r[items] - r[items].mean(), torch.ones(len(items)))
+    (grad,) = torch.autograd.grad(loss, z)
+    assert torch.allclose(-grad, p * (r - (p * r).sum()), atol=0.01)
+
+    # 2 steps of BPR for the generator, then 3 of the critic alone, then the game.
+    irgan = IRGAN(IRGANParams(pretrain_steps=2, critic_pretrain_steps=3))
+    sides = [[phase.side for phase in irgan.phases(step, 2)] for step in range(6)]
+    assert sides == [[GENERATOR]] * 2 + [[CRITIC, CRITIC]] * 3 + [[CRITIC, CRITIC, GENERATOR]]
+    assert IRGANParams(critic_pretrain_steps=-1).validate("objective") == [
+        "objective.critic_pretrain_steps must be >= 0, got -1"]
+
+
 def test_importance_weights_sum_to_one_under_the_proposal():
     p = torch.tensor([[0.5, 0.3, 0.2, 0.0]])
     positives = torch.tensor([[False, True, False, True]])

@@ -101,6 +101,8 @@ class IRGANParams(RecommenderParams):
     samples_per_pair: int = 2  # generator samples per batch row (the reference: 2 per positive)
     generator_steps: int = 1  # generator phases per step, after train.n_critic critic phases
     pretrain_steps: int = 0  # first steps train the generator alone on the BPR loss
+    critic_pretrain_steps: int = 0  # then steps of critic phases alone, against the pre-trained generator
+    reward_baseline: bool = False  # subtract the batch's mean reward (unbiased: E_p[grad log p] = 0)
     critic_l2: float = 0.1  # times the mean half squared norm of D's batch rows (the reference's 0.1 / 16 over 16)
 
     def validate(self, prefix: str) -> list[str]:
@@ -114,8 +116,9 @@ class IRGANParams(RecommenderParams):
         for key in ("samples_per_pair", "generator_steps"):
             if getattr(self, key) < 1:
                 problems.append(f"{prefix}.{key} must be >= 1, got {getattr(self, key)}")
-        if self.pretrain_steps < 0 or self.critic_l2 < 0:
-            problems.append(f"{prefix}.pretrain_steps and {prefix}.critic_l2 must be >= 0")
+        for key in ("pretrain_steps", "critic_pretrain_steps", "critic_l2"):
+            if getattr(self, key) < 0:
+                problems.append(f"{prefix}.{key} must be >= 0, got {getattr(self, key)}")
         return problems
 
 
@@ -218,6 +221,8 @@ class IRGAN(RecommenderObjective):
     def phases(self, step: int, critic_steps: int) -> list[Phase]:
         if step < self.params.pretrain_steps:
             return [GENERATOR_STEP]
+        if step < self.params.pretrain_steps + self.params.critic_pretrain_steps:
+            return [CRITIC_PHASE] * critic_steps
         return [CRITIC_PHASE] * critic_steps + [GENERATOR_STEP] * self.params.generator_steps
 
     def loss(self, side: str, nets: Networks, batch: RealBatch, ctx: StepContext) -> tuple[Tensor, Stats]:
@@ -254,7 +259,8 @@ class IRGAN(RecommenderObjective):
             items = torch.multinomial(pn, 1).squeeze(1)
             weights = importance_weights(policy.gather(1, items[:, None]), pn.gather(1, items[:, None])).squeeze(1)
             rewards = irgan_reward(nets["critic"].score(users, items).float(), p.reward)
-        loss = reinforce_loss(log_policy.gather(1, items[:, None]).squeeze(1), rewards, weights)
+            advantages = rewards - rewards.mean() if p.reward_baseline else rewards
+        loss = reinforce_loss(log_policy.gather(1, items[:, None]).squeeze(1), advantages, weights)
         if p.generator_l2 > 0:
             loss = loss + p.generator_l2 * nets["generator"].squared_norms(users, items).mean()
         return loss, {"generator_loss": loss.detach(), "reward": rewards.mean(), "importance_weight": weights.mean()}
