@@ -114,7 +114,8 @@ def test_precision_and_ndcg_on_constructed_rankings():
 
 def test_no_test_pair_enters_training_or_pretraining():
     data = tiny_data()
-    config = tiny_config("irgan-synthetic", "train.steps=4", "objective.pretrain_steps=2")
+    config = tiny_config("irgan-synthetic", "train.steps=5", "objective.pretrain_steps=2",
+                         "objective.critic_pretrain_steps=1")
     trainer = Trainer(config, data, **QUIET)
     test_codes = pair_codes(data.test, data.num_items)
     seen = []
@@ -126,9 +127,9 @@ def test_no_test_pair_enters_training_or_pretraining():
         return batch
 
     trainer._draw_real = recording
-    trainer.fit(4)
+    trainer.fit(5)
     rows = torch.cat(seen)
-    assert len(rows) >= 16 * (2 + 2 * 3)  # pretraining steps and game steps both drew
+    assert len(rows) >= 16 * (2 + 2 + 2 * 3)  # both pre-trainings and the game's steps drew
     assert not torch.isin(pair_codes(rows, data.num_items), test_codes).any()
     # The positives the generator's proposal mixes in are the training mask, which holds no test pair.
     assert not (trainer.objective.train_positives & data.test_mask()).any()
@@ -138,7 +139,8 @@ def test_no_test_pair_enters_training_or_pretraining():
 @pytest.mark.parametrize("preset", ["irgan-synthetic", "bpr-synthetic"])
 def test_resume_is_bit_identical(tmp_path, preset):
     data = tiny_data()
-    extra = ["objective.pretrain_steps=2"] if preset.startswith("irgan") else []
+    # Every stage crosses the resume: generator pre-training (0-1), critic pre-training (2), the game (3-5).
+    extra = ["objective.pretrain_steps=2", "objective.critic_pretrain_steps=1"] if preset.startswith("irgan") else []
     config = tiny_config(preset, "train.steps=6", *extra)
     straight = Trainer(config, data, **QUIET)
     straight.fit(6)
