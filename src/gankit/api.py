@@ -176,7 +176,8 @@ def train(
         trainer.run_dir = run_dir
         write_config(run_dir, config.to_dict())
         processes = f", {dist.world_size} processes" if dist.enabled else ""
-        log(f"run folder: {run_dir}  ({config.objective.name}, {config.model.arch}, device {trainer.device}{processes})")
+        arch = f", {config.model.arch}" if trainer.objective.uses_model_arch else ""  # IRGAN's MF nets ignore it
+        log(f"run folder: {run_dir}  ({config.objective.name}{arch}, device {trainer.device}{processes})")
     trainer.fit(config.train.steps)
     return _run_from_trainer(trainer)
 

@@ -345,6 +345,8 @@ class Objective(nn.Module):
     critic_scores_samples: ClassVar[bool] = True
     #: Whether the critic step scores through ``score_critic`` (or reads ``_lecam`` itself), so LeCam applies.
     supports_lecam: ClassVar[bool] = True
+    #: Whether the networks come from ``model.arch`` (False: the objective builds its own, whatever the arch says).
+    uses_model_arch: ClassVar[bool] = True
     #: Buffers of the shared regularisers, present only while a setting turns them on: a checkpoint may lack
     #: them (written before they existed, or by a run without them) or hold them for a run that has none.
     OPTIONAL_STATE: ClassVar[tuple[str, ...]] = ("critic_updates", "lecam_anchors", "lecam_updates")

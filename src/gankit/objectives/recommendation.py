@@ -152,6 +152,7 @@ class RecommenderObjective(Objective):
     evaluates = "rankings"
     critic_scores_samples = False  # items are not points a critic surface could be drawn over
     supports_lecam = False
+    uses_model_arch = False  # matrix factorisations, sized from the data
     headline = ("generator_loss",)
 
     def generator_input(self, latent_dim: int):

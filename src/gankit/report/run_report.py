@@ -27,6 +27,16 @@ MAX_TIMELINE = 12  # sample grids shown over training; more would bury the page 
 CURVE_WIDTH = 520  # pixels: two curves side by side on a laptop screen
 
 
+def _model_text(run: RunData) -> str | None:
+    """``model.arch``, unless the objective builds its own networks (IRGAN's factorisations) and ignores it."""
+    from gankit.objectives import OBJECTIVES
+
+    objective = OBJECTIVES.get(run.setting("objective.name") or "")
+    if objective is not None and not objective.uses_model_arch:
+        return f"the objective's own ({objective.name}: model.arch unused)"
+    return run.setting("model.arch")
+
+
 def check_median_window(window: int) -> int:
     if window < 0:
         raise ConfigError(f"the median window must be 0 or more logged points (0 or 1: no filter), got {window}")
@@ -59,7 +69,7 @@ def _summary(page: Page, run: RunData) -> None:
             ("run folder", str(run.path)),
             ("preset", run.setting("preset")),
             ("objective", run.setting("objective.name")),
-            ("model", run.setting("model.arch")),
+            ("model", _model_text(run)),
             ("data", run.describe_data()),
             ("final step", run.final_step),
             ("steps configured", run.setting("train.steps")),
