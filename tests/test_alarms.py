@@ -190,7 +190,7 @@ def train(run_dir, preset, steps, *extra, resume=False):
     config = resolve(build_config(preset, overrides=TINY_TOY + ALARM_RUN + [f"train.steps={steps}", *extra]))
     run_dir.mkdir(exist_ok=True)
     write_config(run_dir, config.to_dict())
-    trainer = Trainer(config, load_data(config), run_dir=run_dir, progress=False, log=lambda message: None)
+    trainer = Trainer(config, load_data(config), run_dir=run_dir, progress=False, log=print)
     if resume:
         trainer.load_state_dict(load_latest_checkpoint(run_dir / CHECKPOINTS, warn=print))
     trainer.fit(steps)

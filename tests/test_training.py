@@ -190,3 +190,15 @@ def test_ema_batch_norm_statistics_are_those_of_the_averaged_weights():
     # What a checkpoint saves is the calibrated network; a second use re-estimates nothing new.
     assert torch.allclose(ema.state_dict()["1.running_mean"], expected_mean, atol=1e-6)
     assert torch.equal(ema.averaged()[1].running_var, averaged[1].running_var)
+
+
+def test_without_a_bar_the_loops_messages_go_to_the_runs_log_not_to_every_stream(tmp_path, capsys):
+    # tqdm.write printed them bar or not: on every torchrun rank, and for callers that asked for quiet.
+    config = build_config("wgan-gp-8gaussians", overrides=TINY_TOY + [
+        "train.steps=4", "eval.every=4", "eval.samples=200", "eval.metrics=[modes]", "train.max_seconds=1e-9"])
+    messages = []
+    gankit.train(config, out=tmp_path, progress=False, log=messages.append)
+    streams = capsys.readouterr()
+    assert "eval at step" not in streams.out + streams.err
+    assert any(m.startswith("eval at step 1:") for m in messages)  # the budget stopped it after one step
+    assert "time budget of 1e-09 s reached at step 1" in messages

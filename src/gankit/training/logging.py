@@ -11,6 +11,7 @@ import json
 import math
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,12 @@ class TensorBoardLog:
 class ProgressBar:
     """A tqdm bar: step, it/s, time left, and the headline numbers."""
 
-    def __init__(self, total: int, initial: int, enabled: bool, max_seconds: float | None = None):
+    def __init__(self, total: int, initial: int, enabled: bool, max_seconds: float | None = None,
+                 log: Callable[[str], None] = print):
+        # Without a bar, messages go to the run's log: silent on non-main ranks and for quiet callers
+        # (tqdm.write would print them on every rank, bar or not).
+        self.enabled = enabled
+        self.log = log
         interval = 0.1 if sys.stderr.isatty() else 10.0
         self.bar = tqdm(
             # Under a time budget the step count that ends the run is unknown: no total, no misleading ETA.
@@ -110,7 +116,10 @@ class ProgressBar:
         self.bar.set_postfix({k: f"{v:.4g}" for k, v in numbers.items()}, refresh=False)
 
     def write(self, message: str) -> None:
-        self.bar.write(message)
+        if self.enabled:
+            self.bar.write(message)
+        else:
+            self.log(message)
 
     def close(self) -> None:
         self.bar.close()

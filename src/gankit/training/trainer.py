@@ -351,7 +351,7 @@ class Trainer:
             logs.board = TensorBoardLog(self.run_dir, resume_step=self.step) if train.tensorboard else None
             if self.layer_norms is not None:
                 logs.diagnostics = MetricsLog(self.run_dir, resume_step=self.step, filename=DIAGNOSTICS)
-        bar = ProgressBar(total_steps, self.step, enabled=self.progress, max_seconds=train.max_seconds)
+        bar = ProgressBar(total_steps, self.step, enabled=self.progress, max_seconds=train.max_seconds, log=self.log)
         session_start = time.perf_counter()
         elapsed_before, maintenance_before = self.elapsed, self.maintenance
         session_maintenance = 0.0
