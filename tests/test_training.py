@@ -202,3 +202,15 @@ def test_without_a_bar_the_loops_messages_go_to_the_runs_log_not_to_every_stream
     assert "eval at step" not in streams.out + streams.err
     assert any(m.startswith("eval at step 1:") for m in messages)  # the budget stopped it after one step
     assert "time budget of 1e-09 s reached at step 1" in messages
+
+
+def test_train_threads_sets_pytorchs_cpu_threads_and_rejects_zero(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        config = build_config("wgan-gp-8gaussians", overrides=TINY_TOY + ["train.steps=1", "train.threads=1"])
+        gankit.train(config, out=tmp_path, progress=False, log=lambda _: None)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ConfigError, match="train.threads must be >= 1"):
+        resolve(build_config("wgan-gp-8gaussians", overrides=["train.threads=0"]))

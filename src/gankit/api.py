@@ -148,6 +148,12 @@ def _run_from_trainer(trainer: Trainer) -> Run:
     )
 
 
+def use_threads(config: RunConfig) -> None:
+    """``train.threads``: PyTorch's CPU threads for this process (left alone when null)."""
+    if config.train.threads is not None:
+        torch.set_num_threads(config.train.threads)
+
+
 def train(
     config: RunConfig | None = None,
     out: str | Path = "runs",
@@ -161,6 +167,7 @@ def train(
     creates the folder and writes into it, and the other ranks' ``Run.path`` is None.
     """
     config = resolve(config if config is not None else build_config())
+    use_threads(config)
     dist, device = init_distributed(config.train.device)
     log = log if dist.is_main else _silent
     dataset = load_data(config)
@@ -212,6 +219,7 @@ def resume(
         config.train.steps = steps
     if device is not None:
         config.train.device = device
+    use_threads(config)
     dist, rank_device = init_distributed(config.train.device)
     log = log if dist.is_main else _silent
     if dist.is_main:

@@ -101,6 +101,9 @@ class TrainConfig:
     lr_min_factor: float = 0.25
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    # CPU threads PyTorch may use (null: its default, one per core). On a machine shared with other jobs,
+    # fewer threads than cores is often faster, and leaves the others their share.
+    threads: int | None = None
     # fp32, or bf16 autocast for the networks' forward and backward (losses and
     # the penalty stay float32): faster on CPUs and GPUs with bf16 matrix units,
     # much slower where bf16 is emulated. auto: bf16 where it is native, else fp32.
@@ -399,6 +402,8 @@ def validate(config: RunConfig) -> None:
     _check(problems, t.lr_decay_start is None or t.lr_decay_start >= 0,
            f"train.lr_decay_start must be >= 0, got {t.lr_decay_start}: null starts at half of the steps")
     _check(problems, t.lr_step_every >= 1, f"train.lr_step_every must be >= 1, got {t.lr_step_every}")
+    _check(problems, t.threads is None or t.threads >= 1,
+           f"train.threads must be >= 1 (CPU threads; null: PyTorch's default), got {t.threads}")
     _check(problems, 0 < t.lr_step_factor <= 1, f"train.lr_step_factor must be in (0, 1], got {t.lr_step_factor}")
     _check(problems, t.lr_schedule != "plateau" or bool(t.lr_plateau_stat),
            "train.lr_schedule plateau needs train.lr_plateau_stat: name a logged statistic that should fall, "
