@@ -118,6 +118,25 @@ def test_a_translation_runs_safetensors_export_rebuilds_both_generators(tmp_path
             assert torch.equal(loaded.networks[role](x), run.networks[role](x))
 
 
+
+def test_a_translation_export_translates_and_sample_says_so_in_one_line(tmp_path, capsys):
+    run = built_run("cyclegan-8gaussians-25gaussians")
+    export = tmp_path / "cycle.safetensors"
+    export_run(run, export, log=quiet)
+    points = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
+    np.savez(tmp_path / "points.npz", points=points)
+    assert main(["translate", str(export), str(tmp_path / "points.npz"), "-o", str(tmp_path / "out.npz"),
+                 "--no-progress"]) == 0
+    with torch.no_grad():
+        expected = run.networks["g_ab"](torch.from_numpy(points))
+    assert np.allclose(np.load(tmp_path / "out.npz")["points"], expected.numpy(), atol=1e-6)
+    capsys.readouterr()
+    assert main(["sample", str(export), "-o", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"gankit translate {export} INPUT -o OUT" in err
+    assert not (tmp_path / "s.png").exists()
+
+
 def test_infogan_export_takes_the_explicit_codes_its_spec_lays_out(tmp_path):
     run = built_run("infogan-8gaussians", "model.latent_dim=12", "objective.continuous=2")
     export_run(run, tmp_path / "info.pt", log=quiet)

@@ -187,6 +187,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         # A translation run samples nothing from noise: it shows its held-out inputs translated and back.
         if args.label is not None or args.class_grid:
             raise ConfigError("--label and --class-grid need a conditional latent generator; this run translates")
+        if run.preview_inputs is None:  # an export holds the translators, not the run's held-out inputs
+            raise ConfigError(f"'{args.run}' translates, and an export keeps no inputs to show: translate your own "
+                              f"with gankit translate {args.run} INPUT -o OUT")
         preview = run.preview()
         print(save_samples(preview.samples, Path(args.out), run.kind, overwrite=args.overwrite, rows=preview.rows))
         return 0
