@@ -106,7 +106,7 @@ def main() -> None:
                 seconds = round(time.perf_counter() - start, 1)
                 evals = evaluations(run.path)
                 runs.append({"seed": seed, "seconds": seconds, **metrics_of(evals[-1])})
-                pretrain = config.objective.params.__dict__.get("pretrain_steps", 0)
+                pretrain = getattr(config.objective.params, "pretrain_steps", 0)  # BPR has none
                 at_pretrain = [r for r in evals if r["step"] == pretrain]
                 if pretrain and at_pretrain:
                     pretrained.append({"seed": seed, **metrics_of(at_pretrain[0])})
