@@ -15,6 +15,7 @@ from gankit.models.fast_layers import FAST_LAYERS, use_fast_layers
 from gankit.models.projection import ProjectionCritic
 from gankit.models.sngan import DownBlock, UpBlock
 from gankit.models.spectral_norm import spectrally_normalised_layers
+from gankit.training.ema import GeneratorEMA
 
 
 def tiny(**changes) -> ModelConfig:
@@ -68,6 +69,41 @@ def test_after_100_power_iterations_every_normalised_layer_has_unit_spectral_nor
     network.eval()  # eval: the weight is read with the current u, v, without another iteration
     sigmas = [largest_singular_value(layer) for layer in layers]
     assert sigmas == pytest.approx([1.0] * len(sigmas), rel=0.01)
+
+
+@pytest.mark.parametrize("arch, changes", [("mlp", {}), ("dcgan", {"generator_norm": "batch"})])
+def test_the_generators_ema_divides_by_its_own_spectral_norm_not_the_training_networks(arch, changes):
+    # The EMA copies the training network's u, v (its buffers); they were estimated for the training weights.
+    # Averaging two unrelated sets of weights A and B gives (A + B) / 2, whose singular vectors are neither's:
+    # only a re-estimate on the average brings every normalised layer of the EMA back to sigma 1 (checked: the
+    # copied estimates of B's are off).
+    torch.manual_seed(0)
+    cfg = tiny(arch=arch, generator_spectral_norm=True, **changes)
+    shape = (2,) if arch == "mlp" else (1, 28, 28)
+    generator = build_generator(cfg, shape)
+
+    def new_weights_and_their_estimates():
+        with torch.no_grad():
+            for layer in spectrally_normalised_layers(generator):
+                original = layer.parametrizations.weight.original
+                original.copy_(3 * torch.randn_like(original))
+            generator.train()
+            for _ in range(100):
+                generator(torch.randn(4, 8))
+
+    new_weights_and_their_estimates()
+    ema = GeneratorEMA(generator, decay=0.5, calibration_inputs=lambda i, n: (torch.randn(n, 8), None))
+    new_weights_and_their_estimates()
+    ema.update(generator)
+    copied = [largest_singular_value(layer) for layer in spectrally_normalised_layers(ema.model)]
+    assert max(abs(sigma - 1) for sigma in copied) > 0.05
+    averaged = ema.averaged()
+    assert not averaged.training
+    sigmas = [largest_singular_value(layer) for layer in spectrally_normalised_layers(averaged)]
+    assert sigmas == pytest.approx([1.0] * len(sigmas), rel=0.01)
+    # Reading the averaged network again runs no more iterations: its output is fixed until the next update.
+    z = torch.randn(5, 8)
+    assert torch.equal(ema.averaged()(z), averaged(z))
 
 
 def test_unnormalised_weights_are_far_from_unit_norm_so_the_test_above_can_fail():

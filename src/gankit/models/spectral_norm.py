@@ -30,6 +30,7 @@ exact types, leaves them as PyTorch's layers: the two never compose.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
@@ -53,6 +54,28 @@ def apply_spectral_norm(module: nn.Module) -> int:
     for layer in layers:
         spectral_norm(layer, n_power_iterations=POWER_ITERATIONS)
     return len(layers)
+
+
+@torch.no_grad()
+def reestimate_spectral_norms(module: nn.Module, iterations: int) -> None:
+    """Run ``iterations`` power iterations on every normalised weight of ``module`` as it is now.
+
+    PyTorch only iterates in training mode, during a forward; a network that
+    is never trained (a generator's EMA, whose weights are an average the
+    training network's ``u`` and ``v`` were not estimated for) would
+    otherwise divide its weights by another network's sigma. Each layer's
+    parametrisation alone is put in training mode and its weight read: that
+    runs its power method and nothing else of the network.
+    """
+    for layer in spectrally_normalised_layers(module):
+        for parametrisation in layer.parametrizations.weight:
+            was_training = parametrisation.training
+            parametrisation.train()
+            try:
+                for _ in range(iterations):
+                    layer.weight  # noqa: B018 - reading it runs one power iteration
+            finally:
+                parametrisation.train(was_training)
 
 
 def spectrally_normalised_layers(module: nn.Module) -> list[nn.Module]:

@@ -13,6 +13,13 @@ re-estimated under the averaged weights from fixed, seeded noise, as
 ``torch.optim.swa_utils.update_bn`` does for SWA (FD 40.1 at 0.999 and 17.9
 at 0.99 on the same runs). The estimate depends on the weights alone, so
 it is the same after a resume, and training never reads it.
+
+Spectral norm (``model.generator_spectral_norm``) needs the same care: its
+``u`` and ``v`` estimates are buffers, copied from the training network,
+whose power iterations ran on the training network's weights, not the
+average. The averaged network re-estimates them on its own weights before
+use (from the copied ones, which are usually close), so
+that it divides by its own largest singular value.
 """
 
 from __future__ import annotations
@@ -23,11 +30,17 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from gankit.models.spectral_norm import reestimate_spectral_norms, spectrally_normalised_layers
+
 # Fixed noise batches the statistics are re-estimated on: enough samples for a
 # mean and variance per channel to settle (batch norm's own estimate uses one batch).
 CALIBRATION_BATCHES = 16
 CALIBRATION_BATCH_SIZE = 128
 CALIBRATION_SEED = 0x5EED
+
+# Power iterations the averaged network runs on its own weights, from the training network's u and v: cheap
+# (two products with each weight matrix) and enough for a far-off start, as tests/test_sngan.py makes one.
+SPECTRAL_NORM_ITERATIONS = 50
 
 # The generator's inputs for calibration batch i: (codes, labels or None).
 CalibrationInputs = Callable[[int, int], tuple[Tensor, Tensor | None]]
@@ -39,6 +52,7 @@ class GeneratorEMA:
         self.model = copy.deepcopy(generator).eval().requires_grad_(False)
         # None: the network does not take noise (an encoder, a translator), so its statistics stay copied.
         self.calibration_inputs = calibration_inputs if _batch_norms(self.model) else None
+        self.spectral_norm = bool(spectrally_normalised_layers(self.model))
         self._calibrated = False
 
     @torch.no_grad()
@@ -57,7 +71,10 @@ class GeneratorEMA:
         self._calibrated = False
 
     def averaged(self) -> nn.Module:
-        """The averaged network, in eval mode, its batch-norm statistics those of its own weights."""
+        """The averaged network, in eval mode, its batch-norm statistics and spectral norms those of its own weights."""
+        if not self._calibrated and self.spectral_norm:
+            # First, so that the batch-norm statistics below are those of the weights as normalised for use.
+            reestimate_spectral_norms(self.model, SPECTRAL_NORM_ITERATIONS)
         if not self._calibrated and self.calibration_inputs is not None:
             recalibrate_batch_norm(self.model, self.calibration_inputs)
         self._calibrated = True
@@ -84,7 +101,11 @@ def recalibrate_batch_norm(model: nn.Module, inputs: CalibrationInputs) -> None:
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # None: a cumulative average over the batches seen since the reset
-    model.train()
+    # Only the batch norms in training mode: anything else that acts differently there (spectral norm's power
+    # iterations) must see the network as it is used.
+    model.eval()
+    for norm in norms:
+        norm.train()
     try:
         for index in range(CALIBRATION_BATCHES):
             codes, labels = inputs(index, CALIBRATION_BATCH_SIZE)
