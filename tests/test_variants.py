@@ -194,6 +194,38 @@ def test_loss_sensitive_objective_takes_the_margin_scale_and_the_gls_slope():
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
+def test_loss_sensitive_in_the_form_of_qis_code_trains_the_raw_score_on_the_margin_term_alone():
+    # lsgan-gp.py: cost = L(x) - L(G(z)) + tau * ||x - G(z)||_1, the critic's loss mean(max(0, cost)), L the raw
+    # score; the generator's mean L(G(z)). By hand on L(x) = (0.5, -1.0), L(G(z)) = (1.5, -2.2), margins
+    # (0.5, 1.0): mean(max(0, 0.5 + 0.5 - 1.5), max(0, 1.0 - 1.0 + 2.2)) = mean(0, 2.2) = 1.1.
+    margins = torch.tensor([0.5, 1.0])
+    loss = loss_sensitive_critic_loss(torch.tensor([0.5, -1.0]), torch.tensor([1.5, -2.2]), margins, 1.0,
+                                      real_weight=0.0)
+    assert loss.item() == pytest.approx(1.1)
+    torch.manual_seed(1)
+    critic = build_critic(TOY, (2,))
+    real, fake = torch.randn(6, 2), torch.randn(6, 2)
+    objective = make("loss-sensitive", loss_link="identity", real_weight=0.0)
+    loss, stats = objective.score_critic(critic, CriticBatch(real, fake))
+    raw_real, raw_fake = critic(real).flatten(), critic(fake).flatten()
+    expected = F.relu(l1_margins(real, fake) + raw_real - raw_fake).mean()
+    paper_form = loss_sensitive_critic_loss(F.softplus(raw_real), F.softplus(raw_fake), l1_margins(real, fake), 1.0)
+    assert abs(paper_form.item() - expected.item()) > 0.1  # so the check below tells the two forms apart
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert stats["loss_real"].item() == pytest.approx(raw_real.mean().item(), rel=1e-6)
+    generator_loss, _ = objective.score_generator(critic, fake)
+    assert generator_loss.item() == pytest.approx(raw_fake.mean().item(), rel=1e-6)
+
+
+def test_loss_sensitive_refuses_an_unbounded_loss_with_the_real_term_and_an_unknown_link():
+    params = objective_class("loss-sensitive").Params
+    assert (params().loss_link, params().real_weight) == ("softplus", 1.0)  # the paper's form, as runs had it
+    problems = params(loss_link="identity", real_weight=1.0).validate("objective")
+    assert problems == [problems[0]] and problems[0].startswith("objective.real_weight must be 0 with loss_link identity")
+    assert params(loss_link="exp").validate("objective")[0].startswith("objective.loss_link must be one of softplus, identity")
+    assert params(real_weight=-1.0).validate("objective")[0].startswith("objective.real_weight must be >= 0")
+
+
 def test_loss_sensitive_params_default_to_ls_gan_and_refuse_bad_values():
     params = objective_class("loss-sensitive").Params()
     assert (params.margin_scale, params.slope) == (1.0, 0.0)  # configs written before these keys still mean LS-GAN

@@ -181,17 +181,20 @@ def l1_margins(real: Tensor, fake: Tensor, scale: float = 1.0) -> Tensor:
 
 
 def loss_sensitive_critic_loss(
-    real_losses: Tensor, fake_losses: Tensor, margins: Tensor, lambda_: float, slope: float = 0.0
+    real_losses: Tensor, fake_losses: Tensor, margins: Tensor, lambda_: float, slope: float = 0.0,
+    real_weight: float = 1.0,
 ) -> Tensor:
-    """``mean(L(x)) + lambda mean(C(Delta + L(x) - L(G(z))))`` over pairs, ``C(a) = leaky_relu(a, slope)``.
+    """``w mean(L(x)) + lambda mean(C(Delta + L(x) - L(G(z))))`` over pairs, ``C(a) = leaky_relu(a, slope)``.
 
     ``slope`` 0 is LS-GAN's ``C(a) = max(0, a)``; above 0 it is Qi's generalised GLS-GAN (his glsgan.lua,
     appendix D of the paper: any C with ``C(a) >= a`` and ``C(a) = a`` for ``a >= 0``); at 1, ``C(a) = a``
-    and the margin term is WGAN's difference of means plus the constant mean margin.
+    and the margin term is WGAN's difference of means plus the constant mean margin. ``real_weight`` w is
+    1 in the paper's objective and 0 in Qi's lab's code, which trains on the margin term alone.
     """
     costs = margins + real_losses - fake_losses
     cost = F.relu(costs) if slope == 0.0 else F.leaky_relu(costs, slope)
-    return real_losses.mean() + lambda_ * cost.mean()
+    margin_term = lambda_ * cost.mean()
+    return margin_term if real_weight == 0.0 else real_weight * real_losses.mean() + margin_term
 
 
 # ------------------------------------------------------------------ InfoGAN (Chen et al.)

@@ -18,13 +18,26 @@ sample's values: 1 (the default) averages them, so it reads the same for 2-D
 points and for images; the values per sample (784 on MNIST) sums them over
 the pixels, as Qi's code does. L is kept non-negative (the paper's loss
 functions are; a softplus of the critic's raw score), otherwise E[L(x)]
-could fall without bound while every margin still holds. The paper also asks
-L to be Lipschitz; the shared gradient-penalty options provide that
-(``objective.penalty_weight``, ``penalty_points``). Qi's lab's code
-(maple-research-lab/lsgan-gp-alt) penalises ||grad_x||^2 at the real samples:
-``penalty_points=real penalty_target=0 penalty_power=2``. The penalty reads
-the critic's raw score s; ||grad L|| = sigmoid(s) ||grad s|| <= ||grad s||, so
-it bounds L's gradient too.
+could fall without bound while every margin still holds.
+
+Qi's lab's PyTorch script lsgan-gp.py trains a different form: L is
+the critic's raw score (``loss_link identity``) and the critic's loss is the margin term alone (``real_weight
+0``), so nothing pulls L towards a floor. Its margin is tau = 2e-4 times
+the L1 distance summed over the pixels (``margin_scale`` 784 x 2e-4 =
+0.157 on MNIST), and its penalty 10 E ||grad L(x)|| (power 1) at the real
+samples. Neither form with that code's margin and penalty trains the
+DCGAN MNIST preset here (measured at seed 0, step 1,000: classifier FD
+2,617 with the softplus, whose L(x) and L(G(z)) both sink to about 5e-4,
+in its flat tail; 2,715 in the code's form, the critic's gradients near
+4e-3). The preset keeps the summed-L1 margin; see its comments.
+
+The paper also asks L to be Lipschitz; the shared gradient-penalty options
+provide that (``objective.penalty_weight``, ``penalty_points``). The preset
+penalises ||grad_x s||^2 at the real samples, as maple-research-lab's
+lsgan-gp-alt does: ``penalty_points=real penalty_target=0
+penalty_power=2``. The penalty reads the critic's raw score s; with the
+softplus, ||grad L|| = sigmoid(s) ||grad s|| <= ||grad s||, so it bounds
+L's gradient too.
 """
 
 from __future__ import annotations
@@ -38,6 +51,9 @@ from gankit.losses import l1_margins, loss_sensitive_critic_loss
 from gankit.objectives.base import CriticBatch, Objective, ObjectiveParams, Recommendation, Stats, StepContext
 
 
+LOSS_LINKS = {"softplus": F.softplus, "identity": lambda scores: scores}
+
+
 @dataclass
 class LossSensitiveParams(ObjectiveParams):
     margin_weight: float = 1.0  # the paper's lambda: weight of the margin term
@@ -45,6 +61,9 @@ class LossSensitiveParams(ObjectiveParams):
     # sum over pixels of Qi's code.
     margin_scale: float = 1.0
     slope: float = 0.0  # GLS-GAN's cost C(a) = leaky_relu(a, slope): 0 LS-GAN (max(0, a)), 1 WGAN (C(a) = a)
+    # L from the critic's raw score s: softplus(s) >= 0 as in the paper, or s itself as in Qi's lab's code.
+    loss_link: str = "softplus"
+    real_weight: float = 1.0  # weight of E[L(x)] in the critic's loss: 1 the paper, 0 Qi's lab's code
 
     def validate(self, prefix: str) -> list[str]:
         problems = super().validate(prefix)
@@ -54,6 +73,15 @@ class LossSensitiveParams(ObjectiveParams):
             problems.append(
                 f"{prefix}.margin_scale must be > 0, got {self.margin_scale}: 1 averages the L1 distance over the "
                 "sample's values, their count (784 on MNIST) sums it over the pixels"
+            )
+        if self.loss_link not in LOSS_LINKS:
+            problems.append(f"{prefix}.loss_link must be one of {', '.join(LOSS_LINKS)}, got {self.loss_link!r}")
+        if self.real_weight < 0:
+            problems.append(f"{prefix}.real_weight must be >= 0, got {self.real_weight}: 1 is the paper's, 0 Qi's code")
+        elif self.loss_link == "identity" and self.real_weight > 0:
+            problems.append(
+                f"{prefix}.real_weight must be 0 with loss_link identity, got {self.real_weight}: an unbounded "
+                "L(x) would fall without end; use loss_link softplus to keep the E[L(x)] term"
             )
         if not 0.0 <= self.slope <= 1.0:
             problems.append(
@@ -71,10 +99,9 @@ class LossSensitiveGAN(Objective):
     Params = LossSensitiveParams
     recommended = Recommendation(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), n_critic=1)
 
-    @staticmethod
-    def losses(scores: Tensor) -> Tensor:
-        """L(x) >= 0 from the critic's raw scores."""
-        return F.softplus(scores)
+    def losses(self, scores: Tensor) -> Tensor:
+        """L(x) from the critic's raw scores (>= 0 through the paper's softplus)."""
+        return LOSS_LINKS[self.params.loss_link](scores)
 
     def score_critic(
         self, critic: nn.Module, batch: CriticBatch, ctx: StepContext | None = None, link=None
@@ -85,7 +112,8 @@ class LossSensitiveGAN(Objective):
 
         def pairwise_link(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
             return loss_sensitive_critic_loss(
-                self.losses(real_scores), self.losses(fake_scores), margins, p.margin_weight, p.slope
+                self.losses(real_scores), self.losses(fake_scores), margins, p.margin_weight, p.slope,
+                p.real_weight,
             )
 
         return super().score_critic(critic, batch, ctx, link=pairwise_link)
