@@ -172,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [p for p in presets if p not in preset_names()]
     if unknown:
         parser.error(f"unknown preset '{unknown[0]}': see 'gankit presets'")
+    if args.out and Path(args.out).name != args.out:
+        # Checked before the runs (which take hours), not when the results are written after them.
+        parser.error(f"--out is a name under benchmarks/results/, not a path: got '{args.out}', "
+                     f"try '--out {Path(args.out).name}'")
     result = run(QUICK if args.quick else FULL, presets, max(1, args.seeds))
     print(result["text"])
     if not args.quick:

@@ -71,3 +71,13 @@ def test_quality_benchmark_flags_a_preset_that_breaks_its_stated_budget():
     # Within the slack for machines of one kind, and presets that state no budget, are not findings.
     assert broken_budget(summarise([{**rows[0], "wall_s": 104.0}])["p"]) is None
     assert broken_budget(summarise([{**rows[1], "budget_s": None}])["p"]) is None
+
+
+def test_quality_benchmark_refuses_a_path_for_out_before_any_run(capsys, monkeypatch):
+    import benchmarks.quality as quality
+
+    monkeypatch.setattr(quality, "run", lambda *a, **k: pytest.fail("no run may start with a bad --out"))
+    with pytest.raises(SystemExit) as exit_info:
+        quality.main(["--presets", "wgan-gp-8gaussians", "--out", "benchmarks/results/mine"])
+    assert exit_info.value.code == 2
+    assert "--out is a name under benchmarks/results/, not a path" in capsys.readouterr().err
