@@ -18,8 +18,8 @@ Spectral norm (``model.generator_spectral_norm``) needs the same care: its
 ``u`` and ``v`` estimates are buffers, copied from the training network,
 whose power iterations ran on the training network's weights, not the
 average. The averaged network re-estimates them on its own weights before
-use (from the copied ones, which are usually close), so
-that it divides by its own largest singular value.
+use (from the copied ones, which are usually close), so that it divides
+by its own largest singular value.
 """
 
 from __future__ import annotations
