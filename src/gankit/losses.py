@@ -193,8 +193,7 @@ def loss_sensitive_critic_loss(
     """
     costs = margins + real_losses - fake_losses
     cost = F.relu(costs) if slope == 0.0 else F.leaky_relu(costs, slope)
-    margin_term = lambda_ * cost.mean()
-    return margin_term if real_weight == 0.0 else real_weight * real_losses.mean() + margin_term
+    return real_weight * real_losses.mean() + lambda_ * cost.mean()
 
 
 # ------------------------------------------------------------------ InfoGAN (Chen et al.)
