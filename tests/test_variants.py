@@ -217,6 +217,18 @@ def test_loss_sensitive_in_the_form_of_qis_code_trains_the_raw_score_on_the_marg
     assert generator_loss.item() == pytest.approx(raw_fake.mean().item(), rel=1e-6)
 
 
+def test_loss_sensitive_logs_the_share_of_pairs_whose_margin_still_binds():
+    # A critic that scores each 1-D point by its value, L(x) = x. Real points 1, generated 0.1, 5, 3, 0:
+    # Delta = |x - G(z)| = (0.9, 4, 2, 1), so the costs Delta + L(x) - L(G(z)) are (1.8, 0, 0, 2), exactly.
+    critic = FixedEnergies()
+    real = torch.ones(4, 1)
+    fake = torch.tensor([[0.1], [5.0], [3.0], [0.0]])
+    objective = make("loss-sensitive", loss_link="identity", real_weight=0.0)
+    loss, stats = objective.score_critic(critic, CriticBatch(real, fake))
+    assert stats["margin_active"].item() == pytest.approx(0.5)  # pairs 1 and 4 bind; 2 and 3 sit on the margin
+    assert loss.item() == pytest.approx((1.8 + 2.0) / 4, rel=1e-6)
+
+
 def test_loss_sensitive_refuses_an_unbounded_loss_with_the_real_term_and_an_unknown_link():
     params = objective_class("loss-sensitive").Params
     assert (params().loss_link, params().real_weight) == ("softplus", 1.0)  # the paper's form, as runs had it

@@ -180,6 +180,11 @@ def l1_margins(real: Tensor, fake: Tensor, scale: float = 1.0) -> Tensor:
     return margins if scale == 1.0 else scale * margins
 
 
+def loss_sensitive_costs(real_losses: Tensor, fake_losses: Tensor, margins: Tensor) -> Tensor:
+    """``Delta + L(x) - L(G(z))`` per pair: positive where a generated sample is not yet a margin worse."""
+    return margins + real_losses - fake_losses
+
+
 def loss_sensitive_critic_loss(
     real_losses: Tensor, fake_losses: Tensor, margins: Tensor, lambda_: float, slope: float = 0.0,
     real_weight: float = 1.0,
@@ -191,7 +196,7 @@ def loss_sensitive_critic_loss(
     and the margin term is WGAN's difference of means plus the constant mean margin. ``real_weight`` w is
     1 in the paper's objective and 0 in Qi's lab's code, which trains on the margin term alone.
     """
-    costs = margins + real_losses - fake_losses
+    costs = loss_sensitive_costs(real_losses, fake_losses, margins)
     cost = F.relu(costs) if slope == 0.0 else F.leaky_relu(costs, slope)
     return real_weight * real_losses.mean() + lambda_ * cost.mean()
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.losses import l1_margins, loss_sensitive_critic_loss
+from gankit.losses import l1_margins, loss_sensitive_costs, loss_sensitive_critic_loss
 from gankit.objectives.base import CriticBatch, Objective, ObjectiveParams, Recommendation, Stats, StepContext
 
 
@@ -109,14 +109,20 @@ class LossSensitiveGAN(Objective):
         # The margins depend on the pairs of samples, not only on their scores.
         p = self.params
         margins = l1_margins(batch.real, batch.fake, p.margin_scale)
+        active: Stats = {}
 
         def pairwise_link(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+            real_losses, fake_losses = self.losses(real_scores), self.losses(fake_scores)
+            # The share of pairs whose margin still binds: at 1 every pair's hinge is open and the critic's
+            # gradient is WGAN's; near 0 the critic has stopped learning from the margin.
+            costs = loss_sensitive_costs(real_losses.detach(), fake_losses.detach(), margins.detach())
+            active["margin_active"] = (costs > 0).float().mean()
             return loss_sensitive_critic_loss(
-                self.losses(real_scores), self.losses(fake_scores), margins, p.margin_weight, p.slope,
-                p.real_weight,
+                real_losses, fake_losses, margins, p.margin_weight, p.slope, p.real_weight,
             )
 
-        return super().score_critic(critic, batch, ctx, link=pairwise_link)
+        loss, stats = super().score_critic(critic, batch, ctx, link=pairwise_link)
+        return loss, {**stats, **active}
 
     def generator_link(self, fake_scores: Tensor) -> Tensor:
         return self.losses(fake_scores).mean()
