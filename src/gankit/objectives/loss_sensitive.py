@@ -122,8 +122,8 @@ class LossSensitiveGAN(Objective):
 
         def pairwise_link(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
             real_losses, fake_losses = self.losses(real_scores), self.losses(fake_scores)
-            # The share of pairs whose margin still binds: at 1 every pair's hinge is open and the critic's
-            # gradient is WGAN's; near 0 the critic has stopped learning from the margin.
+            # The share of pairs whose margin still binds: at 1 the critic's gradient is WGAN's; near 0 the
+            # critic has stopped learning from the margin.
             costs = loss_sensitive_costs(real_losses.detach(), fake_losses.detach(), margins.detach())
             active["margin_active"] = (costs > 0).float().mean()
             return loss_sensitive_critic_loss(
