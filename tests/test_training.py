@@ -77,24 +77,24 @@ def flat_tensors(tree, prefix=""):
 
 
 @pytest.mark.parametrize("preset, extra", [
-    # The preset decays its rate linearly to train.steps, which this test changes on resume (3, then 7): a
-    # schedule tied to the total is meant to follow it, so the resumed run is compared at a constant rate.
+    # These presets decay their rate linearly to train.steps, which this test changes on resume (3, then 7):
+    # a schedule tied to the total is meant to follow it, so the resumed runs are compared at a constant rate.
     ("wgan-gp-8gaussians", ["train.ema_decay=0.9", "train.lr_schedule=constant"]),
     # An EMA of a batch-norm generator, whose statistics are re-estimated whenever it is used or saved.
-    ("nsgan-8gaussians", ["train.ema_decay=0.9", "model.generator_norm=batch"]),
+    ("nsgan-8gaussians", ["train.ema_decay=0.9", "model.generator_norm=batch", "train.lr_schedule=constant"]),
     ("wgan-8gaussians", ["train.critic_schedule=wgan"]),
-    ("nsgan-8gaussians", []),
+    ("nsgan-8gaussians", ["train.lr_schedule=constant"]),
     # Issue 5's objectives, with the state they keep (EBGAN's adapted margin, BEGAN's k_t):
     ("ebgan-8gaussians", ["objective.margin_adaptation=true", "objective.adaptation_momentum=0.5"]),
     ("began-8gaussians", ["objective.lambda_k=0.1"]),
-    ("loss-sensitive-8gaussians", []),
+    ("loss-sensitive-8gaussians", ["train.lr_schedule=constant"]),
     ("infogan-8gaussians", []),
     ("cwgan-gp-8gaussians", []),
     # Issue 16's f-GAN: the reverse-KL activation, its gradient penalty on, the saddle-point generator loss.
     ("fgan-reverse-kl-8gaussians", ["objective.generator_loss=saddle"]),
     # Issue 18's spectral norm on both sides (its u, v estimates are checkpointed), with an EMA of the SN generator.
     ("nsgan-8gaussians", ["model.critic_spectral_norm=true", "model.generator_spectral_norm=true",
-                          "train.ema_decay=0.9"]),
+                          "train.ema_decay=0.9", "train.lr_schedule=constant"]),
 ])
 def test_resume_gives_the_same_numbers_as_a_run_that_never_stopped(tmp_path, preset, extra):
     overrides = TINY_TOY + ["train.checkpoint_every=3", "train.log_every=1", *extra]
