@@ -193,3 +193,11 @@ def test_overrides_may_sit_anywhere_among_the_options(tmp_path):
 
     config = yaml.safe_load((tmp_path / "mixed/config.yaml").read_text())
     assert config["train"]["steps"] == 2 and config["train"]["batch_size"] == 32
+
+
+def test_train_says_which_preset_keys_a_new_objective_name_drops(tmp_path, capsys):
+    code = run_cli("train", "--preset", "wgan-gp-8gaussians", "objective.name=lsgan", "--steps", 1, *TINY_TOY,
+                   "--out", tmp_path, "--no-progress")
+    assert code == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note: objective.name")]
+    assert len(notes) == 1 and "objective.penalty_weight=0.1 do not carry over" in notes[0]

@@ -6,6 +6,7 @@ from gankit.config import (
     DEFAULT_PRESET,
     build_config,
     config_from_dict,
+    dropped_objective_keys_notice,
     parse_override,
     preset_names,
     read_preset,
@@ -47,8 +48,24 @@ def test_changing_the_objective_takes_its_own_defaults():
     assert config.objective.params.clip_value == 0.05
 
 
+def test_renaming_the_objective_names_the_preset_keys_it_drops():
+    config = build_config("wgan-gp-25gaussians", overrides=["objective.name=nsgan"])
+    assert config.objective.params.penalty_weight == 0  # nsgan's own default: the preset's 0.1 is gone
+    notice = dropped_objective_keys_notice(config)
+    assert "objective.penalty_weight=0.1, objective.penalty_every=4 do not carry over" in notice
+    # A key passed again is kept and no longer named; with every key kept, or the preset's own objective, no notice.
+    kept = build_config("wgan-gp-25gaussians", overrides=["objective.name=nsgan", "objective.penalty_weight=0.1"])
+    assert "penalty_weight" not in dropped_objective_keys_notice(kept)
+    assert dropped_objective_keys_notice(build_config("wgan-gp-25gaussians", overrides=[
+        "objective.name=nsgan", "objective.penalty_weight=0.1", "objective.penalty_every=4"])) is None
+    assert dropped_objective_keys_notice(build_config("wgan-gp-25gaussians")) is None
+    # A preset whose objective section has only its name loses nothing.
+    assert dropped_objective_keys_notice(build_config("gan-mnist", overrides=["objective.name=lsgan"])) is None
+
+
 def test_resolve_fills_the_objectives_recommendations():
-    config = resolve(build_config("wgan-8gaussians"))
+    # hinge-8gaussians sets no optimiser and no n_critic, so WGAN's recommendations fill them all.
+    config = resolve(build_config("hinge-8gaussians", overrides=["objective.name=wgan"]))
     assert (config.optim.critic.name, config.optim.critic.lr) == ("rmsprop", 5e-5)
     assert config.train.n_critic == 5
     gp = resolve(build_config("wgan-gp-mnist"))

@@ -103,11 +103,11 @@ def test_r1_is_the_shared_penalty_spelt_by_its_papers_name():
 
 
 @pytest.mark.parametrize("preset, overrides, words", [
-    ("gan-8gaussians", ["objective.r1_gamma=1", "objective.r2_gamma=1"], "one penalty"),
-    ("gan-8gaussians", ["objective.r1_gamma=1", "objective.penalty_points=mixed"], "penalty_points cannot be set"),
+    ("hinge-8gaussians", ["objective.r1_gamma=1", "objective.r2_gamma=1"], "one penalty"),
+    ("hinge-8gaussians", ["objective.r1_gamma=1", "objective.penalty_points=mixed"], "penalty_points cannot be set"),
     ("wgan-gp-8gaussians", ["objective.r1_gamma=1", "objective.penalty_weight=5"], "penalty_weight cannot be set"),
-    ("gan-8gaussians", ["objective.r1_gamma=-1"], "r1_gamma must be >= 0"),
-    ("gan-8gaussians", ["objective.r1_gamma=1", "objective.penalty_every=0"], "penalty_every must be >= 1"),
+    ("hinge-8gaussians", ["objective.r1_gamma=-1"], "r1_gamma must be >= 0"),
+    ("hinge-8gaussians", ["objective.r1_gamma=1", "objective.penalty_every=0"], "penalty_every must be >= 1"),
     ("nsgan-8gaussians", ["objective.lecam_weight=-0.1"], "lecam_weight must be >= 0"),
     ("hinge-8gaussians", ["objective.lecam_weight=0.3", "objective.lecam_decay=1"], "lecam_decay must be in [0, 1)"),
     ("bigan-8gaussians", ["objective.r1_gamma=10"], "pairs"),
@@ -128,7 +128,7 @@ def test_r1_beside_an_objectives_own_penalty_set_to_zero_is_accepted():
 
 
 def test_r1_on_a_batch_norm_critic_is_refused(tiny_toy_config):
-    config = resolve(tiny_toy_config("gan-8gaussians", "objective.r1_gamma=1", "model.critic_norm=batch"))
+    config = resolve(tiny_toy_config("hinge-8gaussians", "objective.r1_gamma=1", "model.critic_norm=batch"))
     with pytest.raises(ConfigError, match="couples the samples"):
         Trainer(config, gankit.api.load_data(config), progress=False, log=quiet)
 
@@ -161,7 +161,7 @@ def test_lazy_penalty_counts_critic_steps_not_generator_steps(tmp_path):
     # n_critic 2 and a penalty every 3rd critic step: critic steps 0, 3, 6, 9 fall in generator steps 0, 1, 3, 4.
     overrides = TINY_TOY + ["objective.r1_gamma=1", "objective.penalty_every=3", "train.n_critic=2",
                             "train.log_every=1", "train.steps=6"]
-    gankit.train(build_config("gan-8gaussians", overrides=overrides), out=tmp_path, name="lazy", progress=False,
+    gankit.train(build_config("hinge-8gaussians", overrides=overrides), out=tmp_path, name="lazy", progress=False,
                  log=quiet)
     records = [json.loads(line) for line in (tmp_path / "lazy/metrics.jsonl").read_text().splitlines()]
     with_penalty = [r["step"] for r in records if "penalty" in r]
@@ -258,7 +258,7 @@ def test_lecam_works_on_every_objective_that_scores_one_critic(objective, tiny_t
 
 @pytest.mark.parametrize("preset, extra", [
     # Resumed mid-cycle: 6 critic steps done at the checkpoint, the penalty due every 4th.
-    ("gan-8gaussians", ["objective.r1_gamma=1", "objective.penalty_every=4", "train.n_critic=2"]),
+    ("hinge-8gaussians", ["objective.r1_gamma=1", "objective.penalty_every=4", "train.n_critic=2"]),
     # LeCam's anchors and a lazy R2 together, on the hinge loss.
     ("hinge-8gaussians", ["objective.lecam_weight=0.3", "objective.r2_gamma=0.5", "objective.penalty_every=3",
                           "train.n_critic=2"]),

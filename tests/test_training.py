@@ -82,7 +82,7 @@ def flat_tensors(tree, prefix=""):
     ("wgan-gp-8gaussians", ["train.ema_decay=0.9", "train.lr_schedule=constant"]),
     # An EMA of a batch-norm generator, whose statistics are re-estimated whenever it is used or saved.
     ("nsgan-8gaussians", ["train.ema_decay=0.9", "model.generator_norm=batch", "train.lr_schedule=constant"]),
-    ("wgan-8gaussians", ["train.critic_schedule=wgan"]),
+    ("wgan-8gaussians", ["train.critic_schedule=wgan", "train.lr_schedule=constant"]),
     ("nsgan-8gaussians", ["train.lr_schedule=constant"]),
     # Issue 5's objectives, with the state they keep (EBGAN's adapted margin, BEGAN's k_t):
     ("ebgan-8gaussians", ["objective.margin_adaptation=true", "objective.adaptation_momentum=0.5"]),

@@ -11,7 +11,7 @@ from gankit import __version__
 from gankit.cli_export import add_export_commands
 from gankit.cli_recommend import add_recommend_command
 from gankit.cli_report import add_report_commands
-from gankit.config import DEFAULT_PRESET, build_config, preset_names, read_preset
+from gankit.config import DEFAULT_PRESET, build_config, dropped_objective_keys_notice, preset_names, read_preset
 from gankit.errors import ConfigError, GankitError
 
 EPILOG_TRAIN = """examples:
@@ -132,6 +132,9 @@ def _train_or_resume(api, args: argparse.Namespace) -> int:
         run = api.resume(run_dir, steps=args.steps, progress=progress, device=args.device)
     else:
         config = build_config(args.preset, args.config, args.overrides + _flag_overrides(args))
+        notice = dropped_objective_keys_notice(config)
+        if notice:
+            print(notice)
         run = api.train(config, out=args.out, name=args.name, progress=progress)
     if run.interrupted:
         # 130 is the shell's code for "stopped by Ctrl-C": scripts chaining on success stop here too.

@@ -365,6 +365,31 @@ def build_config(
     return config
 
 
+def dropped_objective_keys_notice(config: RunConfig) -> str | None:
+    """One line when the objective was renamed away from the preset's, naming the preset's objective keys lost.
+
+    A new ``objective.name`` starts from that objective's own defaults (see
+    ``_merge_objective``), so ``--preset wgan-gp-8gaussians objective.name=nsgan``
+    silently trains without the preset's ``penalty_weight: 0.1``. That is by
+    design (the keys may not even exist for the new objective), but a user
+    comparing objectives on one recipe needs to be told.
+    """
+    if config.preset is None:
+        return None
+    preset_objective = dict(read_preset(config.preset).get("objective") or {})
+    preset_name = preset_objective.pop("name", None)
+    if preset_name is None or preset_name == config.objective.name or not preset_objective:
+        return None
+    final = config.to_dict()["objective"]
+    lost = [f"{key}={value}" for key, value in preset_objective.items() if final.get(key) != value]
+    if not lost:
+        return None
+    keys = ", ".join(f"objective.{item}" for item in lost)
+    return (f"note: objective.name={config.objective.name} replaces preset {config.preset}'s {preset_name} and starts "
+            f"from {config.objective.name}'s defaults, so the preset's {keys} do not carry over: "
+            "pass them again to keep them")
+
+
 def config_from_dict(data: dict[str, Any]) -> RunConfig:
     """A RunConfig from ``RunConfig.to_dict()`` output (a saved config.yaml or checkpoint)."""
     config = RunConfig()

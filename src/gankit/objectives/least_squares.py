@@ -1,7 +1,9 @@
 """Least-squares GAN (Mao et al.): the critic regresses real to 1 and fake to 0.
 
-With the paper's 0-1 coding (a = 0, b = 1, c = 1), minimising these losses
-minimises a Pearson chi-squared divergence; the 1/2 factors are the paper's.
+The paper's 0-1 coding (a = 0, b = 1, c = 1: the generator aims at the
+real label, c = b), which its experiments use; the 1/2 factors are the
+paper's. (Its Pearson chi-squared result needs b - c = 1 and b - a = 2, e.g.
+a = -1, b = 1, c = 0, a coding this objective does not offer.)
 """
 
 from __future__ import annotations
