@@ -25,6 +25,14 @@ def test_least_squares_losses_on_tf_gan_constants():
     assert losses.least_squares_generator_loss(FAKE).item() == pytest.approx(17.69625, rel=1e-6)
 
 
+def test_least_squares_pearson_coding_by_hand():
+    # a = -1, b = 1, c = 0 on TF-GAN's scores: 1/2 mean((R - 1)^2) = 21.4125, 1/2 mean((F + 1)^2) = 23.94625,
+    # and the generator's 1/2 mean(F^2) = 20.32125 (so the 0-1 coding's 41.73375 is 21.4125 + 20.32125).
+    assert losses.least_squares_critic_loss(REAL, FAKE, real_target=1.0, fake_target=-1.0).item() == pytest.approx(
+        45.35875, rel=1e-6)
+    assert losses.least_squares_generator_loss(FAKE, target=0.0).item() == pytest.approx(20.32125, rel=1e-6)
+
+
 def test_non_saturating_generator_loss_on_tf_gan_constants():
     assert losses.nonsaturating_generator_loss(FAKE).item() == pytest.approx(1.38582, abs=1e-5)
 

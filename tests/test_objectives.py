@@ -101,6 +101,21 @@ def test_least_squares_losses_by_hand():
     assert generator_loss("lsgan") == pytest.approx(0.5 * mean([(s - 1) ** 2 for s in FAKE]), rel=1e-6)
 
 
+def test_least_squares_coding_comes_from_the_params():
+    objective = objective_class("lsgan")(objective_class("lsgan").Params(real_target=1.0, fake_target=-1.0,
+                                                                          generator_target=0.0))
+    loss, _ = objective.score_critic(FixedScores(), batch_of_scores())
+    assert loss.item() == pytest.approx(0.5 * mean([(s - 1) ** 2 for s in REAL]) + 0.5 * mean([(s + 1) ** 2 for s in FAKE]),
+                                        rel=1e-6)
+    generator, _ = objective.score_generator(FixedScores(), torch.tensor(FAKE).unsqueeze(1))
+    assert generator.item() == pytest.approx(0.5 * mean([s**2 for s in FAKE]), rel=1e-6)
+
+
+def test_least_squares_refuses_equal_real_and_fake_targets():
+    problems = objective_class("lsgan").Params(real_target=0.5, fake_target=0.5).validate("objective")
+    assert any("real_target and objective.fake_target" in problem for problem in problems)
+
+
 def test_wgan_losses_and_wasserstein_estimate_by_hand():
     loss, stats = critic_loss("wgan")
     assert loss == pytest.approx(mean(FAKE) - mean(REAL), rel=1e-6)

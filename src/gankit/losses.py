@@ -45,14 +45,15 @@ def nonsaturating_generator_loss(fake_scores: Tensor) -> Tensor:
 # ------------------------------------------------------------------ least squares (Mao et al.)
 
 
-def least_squares_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-    """``1/2 E (D(x) - 1)^2 + 1/2 E D(G(z))^2``: the paper's 0-1 coding."""
-    return 0.5 * (real_scores - 1).pow(2).mean() + 0.5 * fake_scores.pow(2).mean()
+def least_squares_critic_loss(real_scores: Tensor, fake_scores: Tensor, real_target: float = 1.0,
+                              fake_target: float = 0.0) -> Tensor:
+    """``1/2 E (D(x) - b)^2 + 1/2 E (D(G(z)) - a)^2``, Mao et al.'s Eq. 2: b = 1, a = 0 the paper's 0-1 coding."""
+    return 0.5 * (real_scores - real_target).pow(2).mean() + 0.5 * (fake_scores - fake_target).pow(2).mean()
 
 
-def least_squares_generator_loss(fake_scores: Tensor) -> Tensor:
-    """``1/2 E (D(G(z)) - 1)^2``."""
-    return 0.5 * (fake_scores - 1).pow(2).mean()
+def least_squares_generator_loss(fake_scores: Tensor, target: float = 1.0) -> Tensor:
+    """``1/2 E (D(G(z)) - c)^2``: c = 1 the 0-1 coding (the generator aims at the real label)."""
+    return 0.5 * (fake_scores - target).pow(2).mean()
 
 
 # ------------------------------------------------------------------ hinge (Lim & Ye; Miyato et al.'s SNGAN)
