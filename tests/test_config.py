@@ -2,11 +2,16 @@
 
 import pytest
 
+import gankit.config
 from gankit.config import (
     DEFAULT_PRESET,
+    RunConfig,
     build_config,
     config_from_dict,
+    apply_updates,
     dropped_objective_keys_notice,
+    merge_preset_layers,
+    preset_chain,
     parse_override,
     preset_names,
     read_preset,
@@ -175,3 +180,70 @@ def test_classic_mlp_preset_matches_pytorch_gan_settings():
     for role in ("generator", "critic"):
         o = getattr(config.optim, role)
         assert (o.name, o.lr, o.betas) == ("adam", 2e-4, [0.5, 0.999])
+
+
+# --------------------------------------------------------------------------- presets built on a base
+
+
+def test_bases_are_not_presets_but_presets_build_on_them():
+    assert not any(name.startswith("_") for name in preset_names())
+    assert preset_chain("lsgan-8gaussians") == ["lsgan-8gaussians", "_recipe-8gaussians"]
+    merged = read_preset("lsgan-8gaussians")
+    assert "preset" not in merged
+    # The base's sections arrive under the preset's own keys; the objective is the preset's.
+    assert merged["train"]["steps"] == 3500 and merged["model"]["critic_widths"] == [256, 256, 256]
+    assert merged["objective"]["name"] == "lsgan" and merged["budget_seconds"] == 180
+    # wgan-8gaussians replaces only the keys it names.
+    wgan = read_preset("wgan-8gaussians")
+    assert wgan["train"]["steps"] == 2500 and wgan["train"]["n_critic"] == 5 and wgan["train"]["ema_decay"] == 0.99
+    assert wgan["optim"]["critic"] == {"lr": 5.0e-4, "betas": None}
+
+
+def test_merging_a_preset_over_its_base_builds_what_layering_them_builds():
+    # read_preset merges the mappings; build_config applies typed layers: both must give the same config,
+    # including the objective rule (a new objective.name drops the base's objective keys).
+    base = {"objective": {"name": "wgan-gp", "penalty_weight": 0.1}, "train": {"steps": 10, "n_critic": 2},
+            "model": {"critic_widths": [8, 8]}}
+    layer = {"objective": {"name": "lsgan", "fake_target": -1.0}, "train": {"steps": 20}, "model": {"critic_widths": [4]}}
+    merged = merge_preset_layers(base, layer)
+    assert merged["objective"] == {"name": "lsgan", "fake_target": -1.0}
+    assert merged["train"] == {"steps": 20, "n_critic": 2} and merged["model"]["critic_widths"] == [4]
+    layered, at_once = RunConfig(), RunConfig()
+    apply_updates(layered, base)
+    apply_updates(layered, layer)
+    apply_updates(at_once, merged)
+    assert layered == at_once and layered.objective.params.penalty_weight == 0.0
+    # The same objective merges key by key.
+    same = merge_preset_layers(base, {"objective": {"penalty_every": 2}})
+    assert same["objective"] == {"name": "wgan-gp", "penalty_weight": 0.1, "penalty_every": 2}
+
+
+def _fake_presets(monkeypatch, tmp_path, texts):
+    for name, text in texts.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+    monkeypatch.setattr(gankit.config, "_preset_files", lambda: {p.stem: p for p in tmp_path.glob("*.yaml")})
+
+
+def test_a_preset_that_builds_on_itself_or_on_a_missing_base_is_a_clear_error(monkeypatch, tmp_path):
+    _fake_presets(monkeypatch, tmp_path, {"a": "preset: _b\n", "_b": "preset: a\n", "c": "preset: _recipe\n",
+                                          "_recipe-toy": "train: {steps: 5}\n"})
+    with pytest.raises(ConfigError, match=r"builds on itself \(a -> _b -> a\)"):
+        read_preset("a")
+    with pytest.raises(ConfigError, match=r"unknown preset '_recipe' \(named by preset 'c'\).*_recipe-toy"):
+        read_preset("c")
+    # A user's typo is not offered a base.
+    with pytest.raises(ConfigError) as error:
+        read_preset("_recipe-to")
+    assert "did you mean" not in str(error.value)
+
+
+def test_a_config_file_may_build_on_a_base(tmp_path):
+    listing = tmp_path / "mine.yaml"
+    listing.write_text("preset: _recipe-8gaussians\nobjective: {name: hinge}\n")
+    config = build_config(files=[listing])
+    assert config.objective.name == "hinge" and config.train.steps == 3500 and config.model.critic_widths == [256, 256, 256]
+
+
+def test_a_base_is_not_trained_on_its_own():
+    with pytest.raises(ConfigError, match="'_recipe-8gaussians' is a base.*lsgan-8gaussians"):
+        build_config("_recipe-8gaussians")

@@ -11,7 +11,7 @@ from gankit import __version__
 from gankit.cli_export import add_export_commands
 from gankit.cli_recommend import add_recommend_command
 from gankit.cli_report import add_report_commands
-from gankit.config import DEFAULT_PRESET, build_config, dropped_objective_keys_notice, preset_names, read_preset
+from gankit.config import DEFAULT_PRESET, build_config, dropped_objective_keys_notice, preset_chain, preset_names, read_preset
 from gankit.errors import ConfigError, GankitError
 
 EPILOG_TRAIN = """examples:
@@ -288,6 +288,9 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     if args.name:
         import yaml
 
+        bases = preset_chain(args.name)[1:]
+        if bases:  # the settings printed are the merged ones; say where the shared ones come from
+            print(f"# {args.name} builds on {' <- '.join(bases)}; the settings below are all of them, merged")
         print(yaml.safe_dump(read_preset(args.name), sort_keys=False), end="")
         return 0
     names = preset_names()

@@ -279,20 +279,81 @@ def apply_updates(config: RunConfig, updates: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- presets
 
 
+# A preset file whose name starts with this is a base: a recipe that presets (and config files) build on with a
+# top-level ``preset:`` key, never a run of its own, so `gankit presets`, the zoo and the benchmarks do not list it.
+BASE_PREFIX = "_"
+
+
 def _preset_files() -> dict[str, Any]:
     folder = resources.files("gankit") / "presets"
     return {p.name[: -len(".yaml")]: p for p in folder.iterdir() if p.name.endswith(".yaml")}
 
 
 def preset_names() -> list[str]:
-    return sorted(_preset_files())
+    """The presets a user can train: every preset file but the bases."""
+    return sorted(name for name in _preset_files() if not name.startswith(BASE_PREFIX))
+
+
+def merge_preset_layers(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """``layer`` over ``base`` as mappings, with ``apply_updates``'s rules, so the result builds the same config.
+
+    Sections merge key by key and lists are replaced. An objective section that
+    names another objective replaces the base's whole (a new objective starts
+    from its own defaults, as ``_merge_objective`` does).
+    """
+    merged = dict(base)
+    for key, value in layer.items():
+        below = merged.get(key)
+        renamed = (key == "objective" and isinstance(value, dict) and isinstance(below, dict)
+                   and value.get("name", below.get("name")) != below.get("name"))
+        if isinstance(value, dict) and isinstance(below, dict) and not renamed:
+            merged[key] = _merge_mappings(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _merge_mappings(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in layer.items():
+        below = merged.get(key)
+        merged[key] = _merge_mappings(below, value) if isinstance(value, dict) and isinstance(below, dict) else value
+    return merged
+
+
+def preset_chain(name: str) -> list[str]:
+    """``name`` and the bases it builds on (its ``preset:`` key, theirs...), nearest first."""
+    files = _preset_files()
+    chain: list[str] = []
+    while name is not None:
+        if name not in files:
+            named_by = f" (named by preset '{chain[-1]}')" if chain else ""
+            choices = {n: p for n, p in files.items() if chain or not n.startswith(BASE_PREFIX)}
+            raise ConfigError(f"unknown preset '{name}'{named_by}{did_you_mean(name, choices)}: run 'gankit presets' "
+                              "to list them")
+        if name in chain:
+            raise ConfigError(f"preset '{chain[0]}' builds on itself ({' -> '.join([*chain, name])}): "
+                              f"remove the 'preset:' key of '{chain[-1]}'")
+        chain.append(name)
+        name = _read_preset_file(files[name], name).get("preset")
+    return chain
+
+
+def _read_preset_file(path: Any, name: str) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"preset '{name}' must hold a mapping of sections (data:, model:, ...): fix {path}")
+    return data
 
 
 def read_preset(name: str) -> dict[str, Any]:
+    """The preset's settings, with those of the bases it builds on merged under them (no ``preset:`` key left)."""
     files = _preset_files()
-    if name not in files:
-        raise ConfigError(f"unknown preset '{name}'{did_you_mean(name, files)}: run 'gankit presets' to list them")
-    return yaml.safe_load(files[name].read_text()) or {}
+    merged: dict[str, Any] = {}
+    for link in reversed(preset_chain(name)):
+        layer = {k: v for k, v in _read_preset_file(files[link], link).items() if k != "preset"}
+        merged = merge_preset_layers(merged, layer)
+    return merged
 
 
 def read_yaml_file(path: str | Path) -> dict[str, Any]:
@@ -346,6 +407,13 @@ def build_config(
     With no preset anywhere, the main job's preset is used.
     """
     layers = [read_yaml_file(f) for f in files or []]
+    if preset is not None and str(preset).startswith(BASE_PREFIX):
+        users = [name for name in preset_names() if str(preset) in preset_chain(name)[1:]]
+        raise ConfigError(
+            f"'{preset}' is a base that presets build on, not a run of its own: train one of them "
+            f"({', '.join(users) or 'gankit presets lists them'}), or name it with 'preset: {preset}' in a config "
+            "file that sets the objective"
+        )
     if preset is None:
         named = [layer.get("preset") for layer in layers if layer.get("preset")]
         preset = named[-1] if named else (None if layers else DEFAULT_PRESET)
@@ -525,6 +593,8 @@ __all__ = [
     "build_config",
     "config_from_dict",
     "parse_override",
+    "merge_preset_layers",
+    "preset_chain",
     "preset_names",
     "read_preset",
     "resolve",
