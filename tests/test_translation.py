@@ -65,6 +65,19 @@ def test_the_pool_fills_then_swaps_half_the_time_and_survives_a_state_dict():
     assert torch.equal(twin.images, pool.images) and int(twin.count) == 4
 
 
+def test_the_pools_take_each_translation_once_whatever_n_critic():
+    # Three steps of two critic phases each: the pools hold three batches, not six (each phase re-querying
+    # them would push the same translations into the history twice).
+    config = resolve(toy_config("train.n_critic=2", "objective.pool_size=500", "train.steps=3"))
+    trainer = Trainer(config, load_dataset(config.data.name, toy_size=400), progress=False, log=lambda _: None)
+    trainer.fit(3)
+    batch = config.train.batch_size
+    for pool in (trainer.objective.pool_a, trainer.objective.pool_b):
+        assert int(pool.count) == 3 * batch
+        # Every stored image is a distinct translation.
+        assert len(torch.unique(pool.images[: 3 * batch].flatten(1), dim=0)) == 3 * batch
+
+
 def test_a_pool_of_size_zero_passes_images_through():
     images = torch.randn(3, 2)
     assert torch.equal(ImagePool(0, (2,)).query(images), images)

@@ -255,9 +255,12 @@ class CycleGAN(TranslationObjective):
         a, b = batch["A"].samples, batch["B"].samples
         if "fake_a" not in batch.carried:
             raise ValueError("cyclegan's critic phase needs the translations of a generator phase on this batch")
-        fake_a, fake_b = batch.carried["fake_a"], batch.carried["fake_b"]
-        fake_a = ctx.local_slice(self.pool_a.query(ctx.gather(fake_a)))
-        fake_b = ctx.local_slice(self.pool_b.query(ctx.gather(fake_b)))
+        if "pooled_a" not in batch.carried:
+            # The pools take each translation once: with n_critic > 1 the step's later critic phases reuse what
+            # the first one drew, rather than pushing the same images into the history again.
+            batch.carried["pooled_a"] = ctx.local_slice(self.pool_a.query(ctx.gather(batch.carried["fake_a"])))
+            batch.carried["pooled_b"] = ctx.local_slice(self.pool_b.query(ctx.gather(batch.carried["fake_b"])))
+        fake_a, fake_b = batch.carried["pooled_a"], batch.carried["pooled_b"]
         stats: Stats = {}
         total = a.new_zeros(())
         for name, critic, real, fake in (("a", nets["d_a"], a, fake_a), ("b", nets["d_b"], b, fake_b)):
