@@ -100,7 +100,28 @@ def test_the_cache_is_rebuilt_when_a_file_or_the_size_changes(tmp_path, monkeypa
     rebuilt = load_dataset(str(images), image_size=size, cache_dir=str(cache))
     assert decoder.calls == 2
     assert torch.equal(rebuilt.data, load_dataset(str(images), image_size=size).data)
-    assert len([name for name in entries(cache) if name.endswith(".npy")]) == 2  # a new entry beside the old
+    npy = [name for name in entries(cache) if name.endswith(".npy")]
+    if change == "size":
+        assert len(npy) == 2  # another size is another entry beside the first, both kept
+        assert "replacing" not in rebuilt.description
+    else:
+        # The folder changed: its old entry (a full copy of its pixels) is removed, and the user is told.
+        assert len(npy) == 1 and len(entries(cache)) == 2
+        assert "replacing 1 older entry of this folder (removed)" in rebuilt.description
+
+
+def test_pruning_keeps_other_folders_and_unreadable_headers(tmp_path):
+    first, second = write_folder(tmp_path / "first"), write_folder(tmp_path / "second", seed=1)
+    cache = tmp_path / ".gankit-cache"
+    load_dataset(str(first), image_size=8, cache_dir=str(cache))
+    load_dataset(str(second), image_size=8, cache_dir=str(cache))
+    (cache / "notes.json").write_text("{not json")  # someone else's file: never judged, never removed
+    Image.fromarray(np.zeros((10, 10, 3), dtype=np.uint8)).save(first / "dogs" / "99.png")
+    rebuilt = load_dataset(str(first), image_size=8, cache_dir=str(cache))
+    assert "replacing 1 older entry" in rebuilt.description
+    assert len([name for name in entries(cache) if name.endswith(".npy")]) == 2  # first's new one, second's
+    assert (cache / "notes.json").exists()
+    assert "read from the cache" in load_dataset(str(second), image_size=8, cache_dir=str(cache)).description
 
 
 def test_a_decode_that_fails_half_way_leaves_no_entry(tmp_path):

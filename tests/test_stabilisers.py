@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
 import gankit
 import gankit.api  # used as gankit.api.load_data

@@ -6,7 +6,10 @@ pixels depend on: every file's relative path, size and modification time,
 the image size and channels, the crop/resize policy and this format's
 version. Change, add or remove a file (or ask for another size) and the key
 changes, so the images are decoded again into a new file; nothing else ever
-invalidates it.
+invalidates it. Once the new entry is written, the entries it replaces (the
+same folder at the same size and channels, under an older key: the folder has
+changed since) are removed, so a folder that grows does not leave a copy of
+its pixels behind per version; entries at other sizes are kept.
 
 Each entry is two files: ``<key>.npy`` (uint8 N x C x H x W, numpy's format,
 so ``np.load(mmap_mode=...)`` maps it) and ``<key>.json`` (the key, shape and
@@ -24,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -50,6 +53,7 @@ class CachedImages:
     upscaled: int
     path: str  # the .npy file
     hit: bool  # True when read back, False when decoded just now
+    pruned: list[str] = field(default_factory=list)  # the .npy files of the stale entries this decode replaced
 
 
 def cache_key(root: str, paths: Sequence[str], size: int, channels: int) -> str:
@@ -136,4 +140,37 @@ def cached_decode(root: str, paths: Sequence[str], size: int, channels: int, cac
         ) from None
     entry = _read_entry(npy, header_file, key, shape)
     entry.hit = False
+    entry.pruned = _prune_replaced_entries(cache_dir, key, root, shape)
     return entry
+
+
+def _prune_replaced_entries(cache_dir: str, key: str, source: str, shape: tuple[int, ...]) -> list[str]:
+    """Remove the entries of ``source`` at ``shape``'s size and channels under another key; their .npy paths.
+
+    Only finished entries whose header names this folder are touched (a header
+    that does not read is left for the user, as a corrupt one is). The .npy
+    goes first: an interrupted removal leaves a header without pixels, which
+    no lookup takes for an entry and the next prune removes.
+    """
+    removed = []
+    for name in sorted(os.listdir(cache_dir)):
+        if not name.endswith(".json") or name.startswith(".") or name == f"{key}.json":
+            continue
+        header_file = os.path.join(cache_dir, name)
+        try:
+            with open(header_file, encoding="utf-8") as handle:
+                header = json.load(handle)
+            replaced = header["source"] == os.path.abspath(source) and list(header["shape"][1:]) == list(shape[1:])
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            continue
+        if not replaced:
+            continue
+        npy = header_file[: -len(".json")] + ".npy"
+        try:
+            if os.path.exists(npy):
+                os.remove(npy)
+            os.remove(header_file)
+        except OSError:
+            continue  # another process (a torchrun rank) removed it first, or it is not ours to remove
+        removed.append(npy)
+    return removed

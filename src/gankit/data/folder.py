@@ -138,4 +138,7 @@ def decode_with_cache(
         return decoded.images, decoded.upscaled, None, None
     cached = cached_decode(root, paths, size, channels, cache_dir)
     note = f"{'read from' if cached.hit else 'decoded into'} the cache '{cached.path}'"
+    if cached.pruned:
+        count = len(cached.pruned)
+        note += f", replacing {count} older {'entry' if count == 1 else 'entries'} of this folder (removed)"
     return cached.images, cached.upscaled, cached.mapped, note
