@@ -126,3 +126,17 @@ def test_a_rank_that_dies_stops_the_whole_job_with_a_message(tmp_path):
     assert "FAILED" in err or "failed" in err
     assert all(not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
                for pid in workers)
+
+
+def test_a_bad_setting_under_nproc_is_one_line_and_exit_2(tmp_path):
+    # Every rank meets the bad value: rank 0 alone says so, and torchrun's traceback and failure lines are kept
+    # out of the user's way (gankit.launch); nothing is written.
+    result = subprocess.run([sys.executable, "-m", "gankit", "train", "--preset", "wgan-gp-8gaussians", "--out",
+                             str(tmp_path), "--steps", "0", "--no-progress", *TINY, "--nproc", "2"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    # (torchrun's own notice that it sets OMP_NUM_THREADS=1 per process may come first: it is not about the error.)
+    assert result.stderr.count("gankit: error:") == 1, result.stderr[-2000:]
+    assert "gankit: error: train.steps must be >= 1, got 0" in result.stderr
+    assert "Traceback" not in result.stderr and "exitcode" not in result.stderr and "ChildFailedError" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -214,3 +214,29 @@ def test_streaming_and_in_memory_training_give_the_same_weights_and_resume_exact
     resumed.load_state_dict(state)
     resumed.fit(5)
     assert all(torch.equal(v, expected[k]) for k, v in weights(resumed).items())
+
+
+class RecordingRanks:
+    """A stand-in for a torchrun context: which rank of its machine this is, and when it waits for the others."""
+
+    enabled = True
+
+    def __init__(self, local_rank, events):
+        self.local_rank, self.events = local_rank, events
+
+    def wait_for_all(self, timeout_s):
+        assert timeout_s >= 3600  # a CelebA decode takes minutes: the default group's 300 s would cut it off
+        self.events.append("wait")
+
+
+@pytest.mark.parametrize("local_rank, cache, expected", [
+    (0, True, ["load", "wait"]),  # the machine's first rank fills the cache while the others wait
+    (1, True, ["wait", "load"]),  # the others map it once it is there
+    (1, False, ["load"]),  # no cache, nothing to wait for: each rank decodes its own
+])
+def test_under_torchrun_a_machine_decodes_a_cached_folder_once(monkeypatch, local_rank, cache, expected):
+    events = []
+    monkeypatch.setattr(gankit.api, "load_dataset", lambda *args, **kwargs: events.append("load") or "data")
+    config = build_config("wgan-gp-8gaussians", overrides=[f"data.cache={str(cache).lower()}"])
+    assert gankit.api.load_data(config, RecordingRanks(local_rank, events)) == "data"
+    assert events == expected

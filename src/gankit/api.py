@@ -32,18 +32,33 @@ from gankit.training.checkpoint import (
     remove_partial_writes,
     restore_modules,
 )
-from gankit.training.distributed import init_distributed
+from gankit.training.distributed import SINGLE, DistributedContext, init_distributed
 from gankit.training.logging import MetricsLog
 from gankit.training.run_dir import CHECKPOINTS, CONFIG_FILE, existing_run_dir, new_run_dir, write_config
 from gankit.training.trainer import Trainer, describe_data, resolve_device
 
 
-def load_data(config: RunConfig) -> Dataset:
+# How long the other ranks of a machine wait for its first rank to fill the decode cache (CelebA: minutes).
+CACHE_FILL_TIMEOUT_S = 4 * 3600
+
+
+def load_data(config: RunConfig, dist: DistributedContext = SINGLE) -> Dataset:
+    """The run's data set; under torchrun, a large folder is decoded once per machine, not once per rank."""
     d = config.data
-    return load_dataset(
-        d.name, root=d.root, image_size=d.image_size, channels=d.channels, toy_size=d.toy_size, seed=config.train.seed,
-        cache_dir=os.path.join(d.root, CACHE_FOLDER) if d.cache else None,
-    )
+
+    def load() -> Dataset:
+        return load_dataset(
+            d.name, root=d.root, image_size=d.image_size, channels=d.channels, toy_size=d.toy_size,
+            seed=config.train.seed, cache_dir=os.path.join(d.root, CACHE_FOLDER) if d.cache else None,
+        )
+
+    if not (dist.enabled and d.cache):
+        return load()
+    # Each machine's first rank decodes into the cache while the others wait, then they map its file (a hit):
+    # otherwise every rank decodes the whole folder at once, each into its own temporary copy.
+    dataset = load() if dist.local_rank == 0 else None
+    dist.wait_for_all(CACHE_FILL_TIMEOUT_S)
+    return dataset if dataset is not None else load()
 
 
 @dataclass
@@ -170,7 +185,7 @@ def train(
     use_threads(config)
     dist, device = init_distributed(config.train.device)
     log = log if dist.is_main else _silent
-    dataset = load_data(config)
+    dataset = load_data(config, dist)
     log(f"data: {dataset.description}")
     # Build everything before creating the folder, so that a bad setting
     # leaves nothing behind that would block the corrected command.
@@ -224,7 +239,7 @@ def resume(
     log = log if dist.is_main else _silent
     if dist.is_main:
         remove_partial_writes(run_dir / CHECKPOINTS)
-    dataset = load_data(config)
+    dataset = load_data(config, dist)
     log(f"data: {dataset.description}")
     trainer = Trainer(
         config, dataset, run_dir=run_dir if dist.is_main else None, progress=progress and dist.is_main, log=log,

@@ -99,7 +99,7 @@ def _relaunch_under_torchrun(nproc: int, argv: Sequence[str]) -> int:
         if arg.startswith("--nproc="):
             continue
         rest.append(arg)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+    command = [sys.executable, "-m", "gankit.launch", "--standalone", f"--nproc-per-node={nproc}",
                "-m", "gankit", *rest]
     sys.stdout.flush()
     os.execv(sys.executable, command)
@@ -456,7 +456,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except GankitError as err:
-        print(f"gankit: error: {err}", file=sys.stderr)
+        import os
+
+        # Under torchrun every rank meets the same bad setting: one of them says so.
+        if os.environ.get("RANK", "0") == "0":
+            print(f"gankit: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)

@@ -51,6 +51,19 @@ class DistributedContext:
         """Only this rank writes logs, samples, reports and checkpoints."""
         return self.rank == 0
 
+    def wait_for_all(self, timeout_s: float) -> None:
+        """Block until every rank gets here, for up to ``timeout_s``.
+
+        On a gloo group of its own: the default group's timeout is short on
+        purpose (it bounds how long a dead rank blocks the others), and what
+        the ranks wait for here (one of them decoding a large folder) may take longer.
+        """
+        if not self.enabled:
+            return
+        group = dist.new_group(backend="gloo", timeout=timedelta(seconds=timeout_s))
+        dist.barrier(group=group)
+        dist.destroy_process_group(group)
+
     def shard(self, tensor: Tensor) -> Tensor:
         """This rank's slice of a tensor that holds the whole global batch along dim 0."""
         if not self.enabled:
