@@ -140,3 +140,18 @@ def test_a_bad_setting_under_nproc_is_one_line_and_exit_2(tmp_path):
     assert "gankit: error: train.steps must be >= 1, got 0" in result.stderr
     assert "Traceback" not in result.stderr and "exitcode" not in result.stderr and "ChildFailedError" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_distinct_rank_error_is_printed_once_in_rank_order(tmp_path, monkeypatch, capsys):
+    from gankit.errors import LAUNCH_ERRORS_ENV, report_error
+    from gankit.launch import _distinct_lines
+
+    monkeypatch.setenv(LAUNCH_ERRORS_ENV, str(tmp_path))
+    for rank, line in ((2, "gankit: error: same"), (0, "gankit: error: same"), (1, "gankit: error: only rank 1's data is missing")):
+        monkeypatch.setenv("RANK", str(rank))
+        report_error(line)
+    assert capsys.readouterr().err == ""  # left for the launcher, not printed by each rank
+    assert _distinct_lines(tmp_path) == ["gankit: error: same", "gankit: error: only rank 1's data is missing"]
+    monkeypatch.delenv(LAUNCH_ERRORS_ENV)
+    report_error("gankit: error: alone")  # not under gankit.launch: printed
+    assert capsys.readouterr().err == "gankit: error: alone\n"

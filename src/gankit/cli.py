@@ -12,7 +12,7 @@ from gankit.cli_export import add_export_commands
 from gankit.cli_recommend import add_recommend_command
 from gankit.cli_report import add_report_commands
 from gankit.config import DEFAULT_PRESET, build_config, dropped_objective_keys_notice, preset_chain, preset_names, read_preset
-from gankit.errors import ConfigError, GankitError
+from gankit.errors import ConfigError, GankitError, report_error
 
 EPILOG_TRAIN = """examples:
   gankit train                                   # the main job: WGAN-GP on the embedded MNIST sample
@@ -456,11 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except GankitError as err:
-        import os
-
-        # Under torchrun every rank meets the same bad setting: one of them says so.
-        if os.environ.get("RANK", "0") == "0":
-            print(f"gankit: error: {err}", file=sys.stderr)
+        report_error(f"gankit: error: {err}")
         return err.exit_code
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)

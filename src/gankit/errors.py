@@ -8,7 +8,13 @@ anything else that goes wrong is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import os
+import sys
 from typing import Iterable
+
+# Set by gankit.launch (``gankit train --nproc N``) for the ranks it starts: a folder where each rank leaves its
+# error line instead of printing it, so the launcher prints each distinct line once.
+LAUNCH_ERRORS_ENV = "GANKIT_LAUNCH_ERRORS"
 
 
 class GankitError(Exception):
@@ -57,3 +63,13 @@ def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
     """
     close = closest_name(name, choices, cutoff)
     return f" (did you mean '{close}'?)" if close is not None else ""
+
+
+def report_error(line: str) -> None:
+    """Print a user error's line; a rank started by gankit.launch leaves it for the launcher instead."""
+    folder = os.environ.get(LAUNCH_ERRORS_ENV)
+    if folder and os.path.isdir(folder):
+        with open(os.path.join(folder, f"rank-{int(os.environ.get('RANK', '0')):05d}.txt"), "w", encoding="utf-8") as f:
+            f.write(line + "\n")
+        return
+    print(line, file=sys.stderr)

@@ -1,23 +1,31 @@
 """torchrun as ``gankit train --nproc N`` starts it: PyTorch's own launcher, run in-process.
 
 The only difference from ``python -m torch.distributed.run`` is how a user's
-mistake ends. A bad setting or a missing data folder makes every rank print
-gankit's one line and exit with 2; torchrun then raises ChildFailedError,
-whose traceback and failure table would bury that line. Here such a job
-exits with 2 after the ranks' line alone; any other failure (a crash, a
-killed rank) is torchrun's report as before.
+mistake ends. A bad setting or a missing data folder makes every rank raise
+the same one-line error and exit with 2; torchrun would then print that line
+once per rank and raise ChildFailedError, whose traceback and failure table
+bury it. Here each rank leaves its line in a folder (gankit.errors.report_error)
+and the launcher prints each distinct line once, in rank order, and exits
+with 2. A rank-specific error (one machine lacks the data) is printed too, as
+its own line. Any other failure (a crash, a killed rank) is torchrun's report
+as before.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 from torch.distributed.run import parse_args, run
 
-USER_ERROR = 2  # the exit code of gankit's one-line errors (GankitError.exit_code)
+from gankit.errors import LAUNCH_ERRORS_ENV, GankitError
+
+USER_ERROR = GankitError.exit_code
 # The logger of torchrun's worker supervision: it logs each failed rank and the SIGTERM sent to the rest.
 WORKER_LOG = "torch.distributed.elastic.multiprocessing.api"
 
@@ -31,15 +39,28 @@ def _not_about_a_user_error(record: logging.LogRecord) -> bool:
     return f"(exitcode: {USER_ERROR})" not in message and "closing signal SIGTERM" not in message
 
 
+def _distinct_lines(folder: Path) -> list[str]:
+    lines: list[str] = []
+    for path in sorted(folder.glob("rank-*.txt")):
+        line = path.read_text(encoding="utf-8").strip()
+        if line and line not in lines:
+            lines.append(line)
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.getLogger(WORKER_LOG).addFilter(_not_about_a_user_error)
-    try:
-        run(args)
-    except ChildFailedError as failed:
-        if USER_ERROR in {failure.exitcode for failure in failed.failures.values()}:
-            return USER_ERROR
-        raise
+    with tempfile.TemporaryDirectory(prefix="gankit-launch-") as folder:
+        os.environ[LAUNCH_ERRORS_ENV] = folder  # the ranks inherit it
+        try:
+            run(args)
+        except ChildFailedError as failed:
+            lines = _distinct_lines(Path(folder))
+            if lines and USER_ERROR in {failure.exitcode for failure in failed.failures.values()}:
+                print("\n".join(lines), file=sys.stderr)
+                return USER_ERROR
+            raise
     return 0
 
 
