@@ -224,14 +224,17 @@ class RecordingRanks:
     def __init__(self, local_rank, events):
         self.local_rank, self.events = local_rank, events
 
-    def wait_for_all(self, timeout_s):
+    def long_barrier(self, timeout_s):
         assert timeout_s >= 3600  # a CelebA decode takes minutes: the default group's 300 s would cut it off
-        self.events.append("wait")
+        self.events.append("barrier set up")
+        return lambda: self.events.append("wait")
 
 
 @pytest.mark.parametrize("local_rank, cache, expected", [
-    (0, True, ["load", "wait"]),  # the machine's first rank fills the cache while the others wait
-    (1, True, ["wait", "load"]),  # the others map it once it is there
+    # The barrier is set up while every rank is there; the machine's first rank fills the cache while the others
+    # wait, and they map it once it is there.
+    (0, True, ["barrier set up", "load", "wait"]),
+    (1, True, ["barrier set up", "wait", "load"]),
     (1, False, ["load"]),  # no cache, nothing to wait for: each rank decodes its own
 ])
 def test_under_torchrun_a_machine_decodes_a_cached_folder_once(monkeypatch, local_rank, cache, expected):

@@ -56,8 +56,9 @@ def load_data(config: RunConfig, dist: DistributedContext = SINGLE) -> Dataset:
         return load()
     # Each machine's first rank decodes into the cache while the others wait, then they map its file (a hit):
     # otherwise every rank decodes the whole folder at once, each into its own temporary copy.
+    wait_for_all = dist.long_barrier(CACHE_FILL_TIMEOUT_S)
     dataset = load() if dist.local_rank == 0 else None
-    dist.wait_for_all(CACHE_FILL_TIMEOUT_S)
+    wait_for_all()
     return dataset if dataset is not None else load()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -57,7 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             run(args)
         except ChildFailedError as failed:
             lines = _distinct_lines(Path(folder))
-            if lines and USER_ERROR in {failure.exitcode for failure in failed.failures.values()}:
+            codes = {failure.exitcode for failure in failed.failures.values()}
+            # Only a job that failed on user errors alone (the rest stopped by torchrun's SIGTERM) ends quietly.
+            if lines and USER_ERROR in codes and codes <= {USER_ERROR, -signal.SIGTERM}:
                 print("\n".join(lines), file=sys.stderr)
                 return USER_ERROR
             raise

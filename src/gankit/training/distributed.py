@@ -22,6 +22,7 @@ written by N processes resumes in M.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -51,18 +52,24 @@ class DistributedContext:
         """Only this rank writes logs, samples, reports and checkpoints."""
         return self.rank == 0
 
-    def wait_for_all(self, timeout_s: float) -> None:
-        """Block until every rank gets here, for up to ``timeout_s``.
+    def long_barrier(self, timeout_s: float) -> Callable[[], None]:
+        """A barrier for a long wait: set up now, while every rank is here; calling it blocks until all have.
 
-        On a gloo group of its own: the default group's timeout is short on
-        purpose (it bounds how long a dead rank blocks the others), and what
-        the ranks wait for here (one of them decoding a large folder) may take longer.
+        It runs on a gloo group of its own: the default group's timeout is
+        short on purpose (it bounds how long a dead rank blocks the others),
+        and what the ranks wait for here (one of them decoding a large folder)
+        may take far longer. Creating the group is itself a rendezvous, so it
+        happens before the long work, not after it.
         """
         if not self.enabled:
-            return
+            return lambda: None
         group = dist.new_group(backend="gloo", timeout=timedelta(seconds=timeout_s))
-        dist.barrier(group=group)
-        dist.destroy_process_group(group)
+
+        def wait() -> None:
+            dist.barrier(group=group)
+            dist.destroy_process_group(group)
+
+        return wait
 
     def shard(self, tensor: Tensor) -> Tensor:
         """This rank's slice of a tensor that holds the whole global batch along dim 0."""
