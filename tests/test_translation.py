@@ -216,13 +216,33 @@ def test_translate_refuses_wrong_shapes_and_runs_that_do_not_translate(tmp_path,
     assert main(["translate", str(toy.path), str(tmp_path / "ok.npz"), "-o", str(tmp_path / "y.npz")]) == 2
     assert "not a translation run" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists() and not (tmp_path / "y.npz").exists()
-    # The other commands on a translation run: sample shows its held-out rows, diagnose says it cannot.
+    # The other commands on a translation run: sample shows its held-out rows.
     assert main(["sample", str(run.path), "-o", str(tmp_path / "rows.png")]) == 0
     assert (tmp_path / "rows.png").is_file()
     capsys.readouterr()
     assert main(["sample", str(run.path), "--label", "3", "-o", str(tmp_path / "z.png")]) == 2
-    assert main(["diagnose", str(run.path)]) == 2
-    assert "gankit eval" in capsys.readouterr().err
+    capsys.readouterr()
+    # diagnose reads both critics, each judging its own domain against the translations into it.
+    assert main(["diagnose", str(run.path), "--points", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "||grad D|| at d_a real" in out and "||grad D|| at d_b interpolates" in out
+    figures = {p.name for p in (run.path / "diagnostics").iterdir()}
+    assert {"critic_weights_d_a.png", "critic_weights_d_b.png", "gradient_norms_d_a.png", "gradient_norms_d_b.png"} <= figures
+    from gankit.api import load_data, load_run
+    from gankit.data.domains import domains_of
+    from gankit.report.diagnose import _gradient_norms_at, diagnose
+
+    result = diagnose(run.path, points=40)
+    # d_a's generated samples are g_ba's translations of domain B (the seeded rows the page drew), not g_ab's.
+    loaded = load_run(run.path)
+    domains = domains_of(load_data(loaded.config))
+    draw = torch.Generator().manual_seed(0)
+    rows = {name: torch.randperm(len(domain), generator=draw)[:40] for name, domain in domains.items()}
+    with torch.no_grad():
+        into_a = loaded.networks["g_ba"](domains["B"].batch(rows["B"])[0].float()).float()
+    expected = _gradient_norms_at(loaded.networks["d_a"].eval(), into_a, None).mean()
+    assert result.gradient_norms["d_a generated"]["mean"] == pytest.approx(float(expected), rel=1e-5)
+    assert result.gradient_norms["d_a real"] != result.gradient_norms["d_b real"]
 
 
 def test_label_preservation_sees_through_a_consistent_permutation():

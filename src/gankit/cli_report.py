@@ -94,7 +94,8 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Write RUN/diagnose.html and RUN/diagnostics/*.png: the critic loss's gradient norm per critic "
         "layer over training (vanishing or exploding under clipping), histograms of the critic's weights (the "
         "pile-up at +-c under clipping) and the distribution of ||grad D(x)|| at real samples, generated samples "
-        "and their interpolates (whether the Lipschitz constraint holds).",
+        "and their interpolates (whether the Lipschitz constraint holds). A translation run's two critics (d_a, d_b) "
+        "each get their weight and gradient-norm figures, at their domain's samples and the translations into it.",
         epilog=EPILOG_DIAGNOSE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -135,20 +135,80 @@ def _gradient_norm_figure(norms: dict[str, np.ndarray], path: Path) -> None:
     save_figure(fig, path)
 
 
+@dataclass
+class _Judged:
+    """One critic and what it judges: real samples of its domain and generated ones (with their labels)."""
+
+    name: str  # "critic"; "d_a" or "d_b" in a translation run
+    critic: torch.nn.Module
+    real: torch.Tensor
+    fake: torch.Tensor
+    labels: torch.Tensor | None
+
+    @property
+    def suffix(self) -> str:
+        """Figure names: the one-critic run's keep their first names; a translation run's say which critic."""
+        return "" if self.name == "critic" else f"_{self.name}"
+
+    def key(self, part: str) -> str:
+        return part if self.name == "critic" else f"{self.name} {part}"
+
+
+TRANSLATION_ROLES = {"g_ab", "g_ba", "d_a", "d_b"}
+# A translation run's critics: each judges its own domain's samples against the translations into it.
+TRANSLATION_CRITICS = (("d_a", "A", "g_ba", "B"), ("d_b", "B", "g_ab", "A"))
+
+
+def _check_diagnosable(run) -> None:
+    if (run.critic is None or run.generator is None) and not TRANSLATION_ROLES <= set(run.networks):
+        raise ConfigError(
+            f"gankit diagnose reads a run's critics and the generators they judge, and this "
+            f"{run.config.objective.name} run has {', '.join(run.networks)}: diagnose a one-generator run "
+            "(a critic and a generator) or a translation run (g_ab, g_ba, d_a, d_b)"
+        )
+
+
+def _judged(run, dataset, points: int, seed: int, device: str) -> list[_Judged]:
+    """The critics to diagnose, each with ``points`` real samples and as many generated ones, seeded."""
+    from gankit.data.domains import domains_of
+
+    generator = torch.Generator().manual_seed(seed)
+    if run.critic is not None and run.generator is not None:
+        rows = torch.randperm(len(dataset), generator=generator)[:points]
+        real, labels = dataset.batch(rows)
+        real = real.float().to(device)
+        labels = None if labels is None or not getattr(run.generator, "conditional", False) else labels.to(device)
+        fake = run.sample(len(rows), seed=seed, labels=labels).to(device)
+        return [_Judged("critic", run.critic, real, fake, labels)]
+    domains = domains_of(dataset)
+    samples = {}
+    for name, domain in domains.items():
+        rows = torch.randperm(len(domain), generator=generator)[:points]
+        samples[name] = domain.batch(rows)[0].float().to(device)
+    judged = []
+    for critic, own, translator, other in TRANSLATION_CRITICS:
+        with torch.no_grad():
+            fake = run.networks[translator](samples[other]).float()
+        count = min(len(samples[own]), len(fake))  # the domains may differ in size
+        judged.append(_Judged(critic, run.networks[critic], samples[own][:count], fake[:count], None))
+    return judged
+
+
 def diagnose(run_dir: str | Path, points: int = DEFAULT_POINTS, seed: int = 0, device: str = "cpu") -> Diagnosis:
-    """Write ``run_dir/diagnose.html`` and ``run_dir/diagnostics/*.png``; return the numbers behind them."""
+    """Write ``run_dir/diagnose.html`` and ``run_dir/diagnostics/*.png``; return the numbers behind them.
+
+    A one-generator run has one critic; a translation run (CycleGAN, DiscoGAN)
+    has two, ``d_a`` and ``d_b``, each judging its domain against the
+    translations into it, and each gets its own weight and gradient-norm figures.
+    """
     from gankit.api import load_data, load_run
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDirectoryError(f"'{run_dir}' is not a folder: pass a run folder that gankit train created")
     run = load_run(run_dir, device=device)
-    if run.critic is None or run.generator is None:
-        raise ConfigError(
-            f"gankit diagnose reads a run's one critic and generator, and this {run.config.objective.name} run has "
-            f"{', '.join(run.networks)}: diagnose one-generator runs (translation runs are measured by gankit eval)"
-        )
-    critic, config = run.critic, run.config
+    _check_diagnosable(run)
+    config = run.config
     clip = getattr(config.objective.params, "clip_value", None)
     out = run_dir / FIGURES
     out.mkdir(exist_ok=True)
@@ -158,30 +218,25 @@ def diagnose(run_dir: str | Path, points: int = DEFAULT_POINTS, seed: int = 0, d
     records = read_metrics(run_dir / DIAGNOSTICS)
     if _layer_norm_figure(records, out / "layer_grad_norms.png", f"critic layer gradient norms: {title}"):
         figures.append(out / "layer_grad_norms.png")
-    shares = _weight_histograms(critic, clip, out / "critic_weights.png")
-    figures.append(out / "critic_weights.png")
-
-    # r(x): real samples, generated samples and WGAN-GP's random interpolates between them.
-    dataset = load_data(config)
-    generator = torch.Generator().manual_seed(seed)
-    rows = torch.randperm(len(dataset), generator=generator)[:points]
-    real, labels = dataset.batch(rows)
-    real = real.float().to(device)
-    labels = None if labels is None or not getattr(run.generator, "conditional", False) else labels.to(device)
-    fake = run.sample(len(rows), seed=seed, labels=labels).to(device)
-    between = _interpolates(real, fake, seed)
-    critic.eval()
-    norms = {
-        "real": _gradient_norms_at(critic, real, labels),
-        "generated": _gradient_norms_at(critic, fake, labels),
-        "interpolates": _gradient_norms_at(critic, between, labels),
-    }
-    _gradient_norm_figure(norms, out / "gradient_norms.png")
-    figures.append(out / "gradient_norms.png")
-    summary = {
-        kind: {"mean": float(v.mean()), "median": float(np.median(v)), "share_above_1": float((v > 1).mean())}
-        for kind, v in norms.items()
-    }
+    judged = _judged(run, load_data(config), points, seed, device)
+    shares: dict[str, float] = {}
+    summary: dict[str, dict[str, float]] = {}
+    for case in judged:
+        weights = out / f"critic_weights{case.suffix}.png"
+        shares.update({case.key(layer): share for layer, share in _weight_histograms(case.critic, clip, weights).items()})
+        # r(x): real samples, generated samples and WGAN-GP's random interpolates between them.
+        case.critic.eval()
+        norms = {
+            "real": _gradient_norms_at(case.critic, case.real, case.labels),
+            "generated": _gradient_norms_at(case.critic, case.fake, case.labels),
+            "interpolates": _gradient_norms_at(case.critic, _interpolates(case.real, case.fake, seed), case.labels),
+        }
+        _gradient_norm_figure(norms, out / f"gradient_norms{case.suffix}.png")
+        figures += [weights, out / f"gradient_norms{case.suffix}.png"]
+        summary.update({
+            case.key(kind): {"mean": float(v.mean()), "median": float(np.median(v)), "share_above_1": float((v > 1).mean())}
+            for kind, v in norms.items()
+        })
 
     page = Page(f"gankit diagnose: {title}", subtitle=str(run_dir))
     section = page.section("Critic layer gradient norms over training")
@@ -194,22 +249,27 @@ def diagnose(run_dir: str | Path, points: int = DEFAULT_POINTS, seed: int = 0, d
         section.add_figure(out / "layer_grad_norms.png", "diagnostics/layer_grad_norms.png")
     else:
         section.add_text("This run logged no layer norms (train.layer_diagnostics was off, or it predates them).")
-    section = page.section("Critic weights")
-    section.add_text(
-        f"Weights clipped to +-{clip:g} pile up at the edges (the paper's Figure 1c); the share within "
-        f"{CLIP_TOLERANCE:.0%} of c is in each panel's title." if clip is not None
-        else "This objective does not clip; the histograms show how far the weights spread."
-    )
-    section.add_figure(out / "critic_weights.png", "diagnostics/critic_weights.png")
-    section = page.section("Gradient norm at r(x)")
-    section.add_text(
-        f"||grad_x D(x)|| at {len(rows)} real samples, generated samples and random interpolates between them. "
-        "A 1-Lipschitz critic keeps every norm at or below 1."
-    )
-    section.add_figure(out / "gradient_norms.png", "diagnostics/gradient_norms.png")
-    section.add_table(
-        ["r(x)", "mean", "median", "share above 1"],
-        [[kind, s["mean"], s["median"], f"{s['share_above_1']:.1%}"] for kind, s in summary.items()],
-    )
+    for case in judged:
+        which = "" if case.name == "critic" else f" of {case.name}"
+        section = page.section(f"Critic weights{which}")
+        section.add_text(
+            f"Weights clipped to +-{clip:g} pile up at the edges (the paper's Figure 1c); the share within "
+            f"{CLIP_TOLERANCE:.0%} of c is in each panel's title." if clip is not None
+            else "This objective does not clip; the histograms show how far the weights spread."
+        )
+        section.add_figure(out / f"critic_weights{case.suffix}.png", f"diagnostics/critic_weights{case.suffix}.png")
+        section = page.section(f"Gradient norm at r(x){which}")
+        judged_what = ("generated samples" if case.name == "critic"
+                       else "translations into its domain")
+        section.add_text(
+            f"||grad_x D(x)|| at {len(case.real)} real samples, {judged_what} and random interpolates between "
+            "them. A 1-Lipschitz critic keeps every norm at or below 1."
+        )
+        section.add_figure(out / f"gradient_norms{case.suffix}.png", f"diagnostics/gradient_norms{case.suffix}.png")
+        section.add_table(
+            ["r(x)", "mean", "median", "share above 1"],
+            [[kind, summary[case.key(kind)]["mean"], summary[case.key(kind)]["median"],
+              f"{summary[case.key(kind)]['share_above_1']:.1%}"] for kind in ("real", "generated", "interpolates")],
+        )
     path = page.write(run_dir / PAGE)
     return Diagnosis(path, figures, clip, shares, summary, len(records))
