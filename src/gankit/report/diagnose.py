@@ -8,6 +8,9 @@
   their random interpolates (WGAN-GP's r(x)): a 1-Lipschitz critic keeps them
   at or below 1.
 
+A translation run has two critics, each with its own histograms and norms:
+d_a at domain A's samples and g_ba's translations into A, d_b likewise for B.
+
 The page (diagnose.html) and the figures (diagnostics/*.png) go in the run folder.
 """
 
@@ -42,6 +45,7 @@ class Diagnosis:
     page: Path
     figures: list[Path]
     clip_value: float | None
+    # Keyed by layer and by r(x) kind ("real", ...); a translation run's keys name the critic ("d_a real").
     share_at_clip: dict[str, float] = field(default_factory=dict)  # per layer, when the run clips
     gradient_norms: dict[str, dict[str, float]] = field(default_factory=dict)  # r(x) kind -> mean, share > 1...
     logged_steps: int = 0
