@@ -301,16 +301,10 @@ def merge_preset_layers(base: dict[str, Any], layer: dict[str, Any]) -> dict[str
     names another objective replaces the base's whole (a new objective starts
     from its own defaults, as ``_merge_objective`` does).
     """
-    merged = dict(base)
-    for key, value in layer.items():
-        below = merged.get(key)
-        renamed = (key == "objective" and isinstance(value, dict) and isinstance(below, dict)
-                   and value.get("name", below.get("name")) != below.get("name"))
-        if isinstance(value, dict) and isinstance(below, dict) and not renamed:
-            merged[key] = _merge_mappings(below, value)
-        else:
-            merged[key] = value
-    return merged
+    below, objective = base.get("objective"), layer.get("objective")
+    if isinstance(below, dict) and isinstance(objective, dict) and objective.get("name", below.get("name")) != below.get("name"):
+        base = {key: value for key, value in base.items() if key != "objective"}
+    return _merge_mappings(base, layer)
 
 
 def _merge_mappings(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
@@ -321,9 +315,10 @@ def _merge_mappings(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, An
     return merged
 
 
-def preset_chain(name: str) -> list[str]:
-    """``name`` and the bases it builds on (its ``preset:`` key, theirs...), nearest first."""
+def _preset_layers(name: str) -> list[tuple[str, dict[str, Any]]]:
+    """``name`` and the bases it builds on (its ``preset:`` key, theirs...), nearest first, each file read once."""
     files = _preset_files()
+    layers: list[tuple[str, dict[str, Any]]] = []
     chain: list[str] = []
     while name is not None:
         if name not in files:
@@ -335,24 +330,24 @@ def preset_chain(name: str) -> list[str]:
             raise ConfigError(f"preset '{chain[0]}' builds on itself ({' -> '.join([*chain, name])}): "
                               f"remove the 'preset:' key of '{chain[-1]}'")
         chain.append(name)
-        name = _read_preset_file(files[name], name).get("preset")
-    return chain
+        data = yaml.safe_load(files[name].read_text()) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"preset '{name}' must hold a mapping of sections (data:, model:, ...): fix {files[name]}")
+        layers.append((name, data))
+        name = data.get("preset")
+    return layers
 
 
-def _read_preset_file(path: Any, name: str) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"preset '{name}' must hold a mapping of sections (data:, model:, ...): fix {path}")
-    return data
+def preset_chain(name: str) -> list[str]:
+    """``name`` and the bases it builds on (its ``preset:`` key, theirs...), nearest first."""
+    return [link for link, _ in _preset_layers(name)]
 
 
 def read_preset(name: str) -> dict[str, Any]:
     """The preset's settings, with those of the bases it builds on merged under them (no ``preset:`` key left)."""
-    files = _preset_files()
     merged: dict[str, Any] = {}
-    for link in reversed(preset_chain(name)):
-        layer = {k: v for k, v in _read_preset_file(files[link], link).items() if k != "preset"}
-        merged = merge_preset_layers(merged, layer)
+    for _, layer in reversed(_preset_layers(name)):
+        merged = merge_preset_layers(merged, {key: value for key, value in layer.items() if key != "preset"})
     return merged
 
 
