@@ -3,7 +3,9 @@
 Not a timing test: the benchmark itself is run by hand (python -m benchmarks.run).
 """
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -81,3 +83,39 @@ def test_quality_benchmark_refuses_a_path_for_out_before_any_run(capsys, monkeyp
         quality.main(["--presets", "wgan-gp-8gaussians", "--out", "benchmarks/results/mine"])
     assert exit_info.value.code == 2
     assert "--out is a name under benchmarks/results/, not a path" in capsys.readouterr().err
+
+
+def test_equal_time_table_reads_each_zoo_and_names_the_lowest_mean_fd_and_what_is_missing(tmp_path):
+    from benchmarks import equal_time
+
+    by_key = {r.key: r for r in equal_time.ROWS}
+    rows = [by_key["main"], by_key["sngan"], by_key["r1"]]
+
+    def zoo(row, size, fds):
+        folder = equal_time.zoo_folder(tmp_path, row, size)
+        folder.mkdir(parents=True)
+        spread = lambda values: {"mean": sum(values) / len(values), "std": 0.5, "n": len(values), "values": values}
+        numbers = {"eval/fd_classifier": spread(fds), "eval/recall": spread([0.9] * len(fds)),
+                   "mean steps/s": spread([10.0] * len(fds)), "training time (s)": spread([300.0] * len(fds))}
+        (folder / "seeds.json").write_text(json.dumps({row.preset: numbers}))
+
+    zoo(rows[0], 500, [12.0, 14.0, 13.0])
+    zoo(rows[1], 500, [9.0, 11.0, 10.0])
+    table = equal_time.collect(tmp_path, [500], rows)
+    assert table["cells"]["500"]["sngan"]["fd_classifier"]["mean"] == 10.0
+    assert table["cells"]["500"]["main"]["steps_per_s"]["mean"] == 10.0
+    assert table["missing"] == ["500-r1"]
+    text = equal_time.render(table, rows, 300, 2)
+    assert "lowest mean FD: sngan" in text and "not trained: 500-r1" in text
+    assert "main FD per seed: 12.00, 14.00, 13.00" in text
+
+
+def test_equal_time_subsets_are_fixed_stratified_and_batches_never_exceed_the_digits():
+    from benchmarks import equal_time
+
+    assert equal_time.size_overrides(5000) == ()
+    assert equal_time.size_overrides(500) == ("data.subset=500", "data.subset_seed=0")
+    assert "train.batch_size=50" in equal_time.size_overrides(50)
+    command = equal_time.zoo_command(equal_time.ROWS[-1], 50, 300, 3, Path("out"))
+    assert command[command.index("--max-seconds") + 1] == "300"
+    assert ["--set", "objective.lecam_weight=0.3"] == command[command.index("objective.lecam_weight=0.3") - 1:][:2]
