@@ -122,7 +122,8 @@ def registered():
 
 
 def toy_config(*extra: str):
-    return resolve(build_config(None, overrides=[
+    # Built on wgan-gp-mnist, not on the main job's preset, so that moving the main job changes nothing here.
+    return resolve(build_config("wgan-gp-mnist", overrides=[
         f"objective.name={NAME}", "data.name=8gaussians", "model.arch=mlp", "model.latent_dim=2",
         "model.generator_widths=[32,32]", "model.critic_widths=[32,32]",
         # No batch norm: on the CPU each rank would normalise its own slice, unlike one process.

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from gankit.cli import main
+from gankit.config import DEFAULT_PRESET
 
 from conftest import TINY_TOY
 
@@ -73,7 +74,7 @@ def test_presets_lists_every_preset_with_a_line(capsys):
     assert "wgan-gp-mnist" in names and "wgan-gp-25gaussians" in names
     assert all(len(line.split(None, 1)) == 2 for line in lines)
     # The main job states its wall budget on the reference machine, in minutes.
-    main_job = next(line for line in lines if line.split()[0] == "wgan-gp-mnist")
+    main_job = next(line for line in lines if line.split()[0] == DEFAULT_PRESET)
     assert " min " in main_job
 
 

@@ -23,8 +23,9 @@ from gankit.objectives import OBJECTIVES
 
 def test_bare_config_is_the_main_job_preset():
     config = build_config()
-    assert config.preset == DEFAULT_PRESET == "wgan-gp-mnist"
-    assert config.objective.name == "wgan-gp"
+    assert config.preset == DEFAULT_PRESET == "hinge-sngan-mnist"
+    assert config.objective.name == "hinge"
+    assert config.model.critic_spectral_norm
     assert config.data.name == "mnist"
 
 

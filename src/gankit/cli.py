@@ -15,7 +15,8 @@ from gankit.config import DEFAULT_PRESET, build_config, dropped_objective_keys_n
 from gankit.errors import ConfigError, GankitError, report_error
 
 EPILOG_TRAIN = """examples:
-  gankit train                                   # the main job: WGAN-GP on the embedded MNIST sample
+  gankit train                                   # the main job: SNGAN (hinge + spectral norm) on the MNIST sample
+  gankit train --preset wgan-gp-mnist            # WGAN-GP on the same digits
   gankit train --preset wgan-gp-8gaussians --steps 2000
   gankit train --preset wgan-mnist train.batch_size=128 optim.critic.lr=1e-4
   gankit train --config my.yaml --name my-run
