@@ -45,7 +45,8 @@ class Row:
 
 
 ROWS = (
-    Row("main", "wgan-gp-mnist", "the main job (WGAN-GP, layer-norm DCGAN critic, generator EMA 0.99)"),
+    Row("no-ema", "wgan-gp-mnist", "wgan-gp-mnist without its generator EMA", ("train.ema_decay=0",)),
+    Row("main", "wgan-gp-mnist", "wgan-gp-mnist (WGAN-GP, layer-norm DCGAN critic, generator EMA 0.99)"),
     Row("diffaug", "wgan-gp-mnist-diffaug", "the main job + DiffAugment translation,cutout"),
     Row("r1", "nsgan-r1-mnist", "NS-GAN + R1 (gamma 10), no critic norm, Adam 1e-3 (0, 0.99), EMA 0.99"),
     Row("sngan", "hinge-sngan-mnist", "hinge + spectral norm (SNGAN), Adam 1e-3 (0, 0.99), EMA 0.99"),
