@@ -17,7 +17,8 @@ from benchmarks.gankit_loop import GankitLoop
 from benchmarks.reference_loop import ReferenceLoop
 from benchmarks.report import Column, number, ratio, text
 from benchmarks.settings import benchmark_config, dataset_for, timed_precisions
-from benchmarks.timing import WindowBudget as Budget, interleaved_windows, median_rates, warm_up
+from benchmarks.timing import WindowBudget as Budget
+from benchmarks.timing import interleaved_windows, median_rates, warm_up
 
 # Issue 4: gankit's generator steps/s over the reference loop's, same settings.
 TARGETS = {"wgan-gp-mnist-mlp": 2.0, "wgan-gp-mnist": 1.5}

@@ -15,12 +15,11 @@ from typing import Any
 
 from torch import nn
 
+from benchmarks.settings import build_trainer, synchronise
 from gankit.config import RunConfig
 from gankit.data import Dataset
 from gankit.training.logging import ProgressBar
 from gankit.training.trainer import RunLogs
-
-from benchmarks.settings import build_trainer, synchronise
 
 
 class _LastRecord:

@@ -30,17 +30,18 @@ does none of them, measures them together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
-
-from gankit.models.fast_layers import FAST_LAYERS, use_plain_layers
 
 from benchmarks.gankit_loop import GankitLoop
 from benchmarks.report import Column, number, ratio, text
 from benchmarks.settings import benchmark_config, timed_precisions
-from benchmarks.timing import WindowBudget as Budget, interleaved_windows, median_rates, warm_up
+from benchmarks.timing import WindowBudget as Budget
+from benchmarks.timing import interleaved_windows, median_rates, warm_up
+from gankit.models.fast_layers import FAST_LAYERS, use_plain_layers
 
 PRESETS = ("wgan-gp-mnist-mlp", "wgan-gp-mnist")
 

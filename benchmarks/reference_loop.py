@@ -38,12 +38,11 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
+from benchmarks.settings import synchronise
 from gankit.config import RunConfig
 from gankit.data import Dataset as GankitDataset
 from gankit.models import build_critic, build_generator
 from gankit.training.rng import seed_everything
-
-from benchmarks.settings import synchronise
 
 
 class PILImages(Dataset):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 # A column: the row key, its header, and how to print a value.
 Column = tuple[str, str, Callable[[Any], str]]

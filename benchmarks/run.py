@@ -21,11 +21,10 @@ from pathlib import Path
 
 import torch
 
-from gankit.training.precision import native_bf16
-
 from benchmarks import comparison, levers, quality, throughput, time_to_quality, utilisation
 from benchmarks.report import Results, table
 from benchmarks.settings import benchmark_device, timed_precisions
+from gankit.training.precision import native_bf16
 
 DEFAULT_PARTS = ("throughput", "reference", "levers", "time-to-quality", "utilisation")
 # Asked for by name only: every preset at its full budget takes hours (benchmarks/quality.py).

@@ -8,7 +8,7 @@ n_critic from the same resolved ``RunConfig`` as gankit's ``Trainer``.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import torch
 
@@ -44,7 +44,7 @@ def benchmark_config(preset: str, device: str, precision: str = "fp32", override
     return resolve(build_config(preset, overrides=settings))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _dataset(name: str, root: str, image_size: int | None, channels: int | None, toy_size: int, seed: int) -> Dataset:
     # Keyed by what load_data reads: the throughput part builds twenty trainers
     # over three datasets, and MNIST takes seconds to load.

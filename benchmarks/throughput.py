@@ -8,15 +8,16 @@ generator steps/s, critic steps/s, and samples/s = critic steps x batch / s
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
-from gankit.config import preset_names
-from gankit.objectives import OBJECTIVES
+from collections.abc import Callable
+from typing import Any
 
 from benchmarks.gankit_loop import GankitLoop
 from benchmarks.report import Column, number, text
 from benchmarks.settings import benchmark_config, dataset_for, timed_precisions
-from benchmarks.timing import WindowBudget as Budget, median_rates, timed_window, warm_up
+from benchmarks.timing import WindowBudget as Budget
+from benchmarks.timing import median_rates, timed_window, warm_up
+from gankit.config import preset_names
+from gankit.objectives import OBJECTIVES
 
 # Every objective on an image set and on a toy set where it has that preset (fgan-, hinge- and the translation
 # objectives' are named by their variant or data), plus the MLP reproduction of PyTorch-GAN's script and the

@@ -20,19 +20,19 @@ protocol, 2,500 samples), or the budget runs out.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
-
-from gankit.evaluation import Evaluator
-from gankit.evaluation.records import FD_CLASSIFIER
 
 from benchmarks.gankit_loop import GankitLoop
 from benchmarks.reference_loop import ReferenceLoop
 from benchmarks.report import Column, number, text
 from benchmarks.settings import benchmark_config, dataset_for
 from benchmarks.timing import Loop
+from gankit.evaluation import Evaluator
+from gankit.evaluation.records import FD_CLASSIFIER
 
 # The main job until issue 18 moved it to hinge-sngan-mnist. The reference loop is a WGAN-GP loop, so the
 # comparison of loops stays on wgan-gp-mnist; "the main job" below means this preset.

@@ -12,8 +12,9 @@ work, the usual "model FLOPs utilisation".
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -77,7 +78,7 @@ class _NoModuleTracking:
 
     parents = {"Global"}
 
-    def __enter__(self) -> "_NoModuleTracking":
+    def __enter__(self) -> _NoModuleTracking:
         return self
 
     def __exit__(self, *exc: object) -> None:

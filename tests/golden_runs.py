@@ -73,7 +73,7 @@ def golden_overrides(preset: str, scratch: Path) -> list[str]:
     return _COMMON + _IMAGES + extra
 
 
-def _tensor_digest(digest: "hashlib._Hash", state: dict[str, torch.Tensor]) -> None:
+def _tensor_digest(digest: hashlib._Hash, state: dict[str, torch.Tensor]) -> None:
     for name, tensor in state.items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())

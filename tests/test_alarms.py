@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from conftest import TINY_TOY
 from torch import nn
 
 from gankit.api import load_data
@@ -17,8 +18,6 @@ from gankit.training.checkpoint import load_latest_checkpoint
 from gankit.training.logging import read_metrics
 from gankit.training.run_dir import CHECKPOINTS, write_config
 from gankit.training.trainer import Trainer
-
-from conftest import TINY_TOY
 
 NO_WARMUP = AlarmSettings(warmup=0)
 

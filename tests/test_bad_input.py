@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY_TOY
 from PIL import Image
 
 from gankit.cli import main
-
-from conftest import TINY_TOY
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +155,7 @@ def test_the_table_covers_at_least_thirty_bad_inputs():
 def test_a_full_disk_during_a_checkpoint_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
     import errno
 
-    import gankit.training.checkpoint as checkpoint
+    from gankit.training import checkpoint
 
     args = ["train", "--preset", "wgan-gp-8gaussians", "--out", str(tmp_path), "--name", "toy", "--no-progress",
             *TINY_TOY, "train.checkpoint_every=2"]

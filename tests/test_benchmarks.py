@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks.gankit_loop import GankitLoop
+from benchmarks.reference_loop import ReferenceLoop
 from gankit.config import build_config, resolve
 from gankit.data import Dataset
 from gankit.objectives import CRITIC_PHASE, RealBatch
-
-from benchmarks.gankit_loop import GankitLoop
-from benchmarks.reference_loop import ReferenceLoop
 
 TINY = [
     "train.device=cpu", "train.batch_size=8", "train.n_critic=2", "train.tensorboard=false", "eval.every=0",
@@ -76,7 +75,7 @@ def test_quality_benchmark_flags_a_preset_that_breaks_its_stated_budget():
 
 
 def test_quality_benchmark_refuses_a_path_for_out_before_any_run(capsys, monkeypatch):
-    import benchmarks.quality as quality
+    from benchmarks import quality
 
     monkeypatch.setattr(quality, "run", lambda *a, **k: pytest.fail("no run may start with a bad --out"))
     with pytest.raises(SystemExit) as exit_info:

@@ -5,12 +5,11 @@ import subprocess
 import sys
 
 import numpy as np
+from conftest import TINY_TOY
 from PIL import Image
 
 from gankit.cli import main
 from gankit.config import DEFAULT_PRESET
-
-from conftest import TINY_TOY
 
 
 def run_cli(*argv):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from cycle_toy import registered, toy_config, two_mixtures
+
 from gankit.objectives import CRITIC, GENERATOR
 from gankit.training.checkpoint import load_latest_checkpoint
 from gankit.training.trainer import Trainer

@@ -5,13 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_TOY
 from PIL import Image
 
-import gankit.api as api
+from gankit import api
 from gankit.cli import main
 from gankit.config import build_config
-
-from conftest import TINY_TOY
 
 
 def train_tiny(out, preset, name, steps, *extra):

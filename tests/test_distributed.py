@@ -8,7 +8,6 @@ import time
 
 import pytest
 import torch
-
 from conftest import TINY_TOY
 
 # After 6 generator steps (30 critic steps) the parameters of a 2-process run

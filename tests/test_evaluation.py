@@ -6,9 +6,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_TOY
 from PIL import Image
 
-import gankit.api as api
+from gankit import api
 from gankit.cli import main
 from gankit.data import load_dataset, toy_mixture
 from gankit.data.dataset import KINDS
@@ -25,8 +26,6 @@ from gankit.evaluation.features import classifier_extractor
 from gankit.evaluation.registry import METRICS
 from gankit.evaluation.toy_metrics import exact_wasserstein1, mode_statistics
 from gankit.training.logging import read_metrics
-
-from conftest import TINY_TOY
 
 
 def run_cli(*argv):

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_TOY
 
 import gankit
 from gankit.api import Run, load_data
@@ -15,8 +16,6 @@ from gankit.data.domains import describe_data
 from gankit.errors import GankitError
 from gankit.export import PARITY_INPUTS, ExportError, export_run, load_export
 from gankit.networks import build_networks, build_objective
-
-from conftest import TINY_TOY
 
 HAS_ONNXRUNTIME = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime", "onnxscript"))
 TINY = [o for o in TINY_TOY if not o.startswith("model.")] + [

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from gankit import losses
-from gankit.errors import ConfigError
 from gankit.config import build_config
+from gankit.errors import ConfigError
 from gankit.objectives import objective_class
 
 DIVERGENCES = sorted(losses.F_DIVERGENCES)

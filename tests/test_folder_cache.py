@@ -11,11 +11,9 @@ import torch
 from PIL import Image
 
 import gankit.api
-import gankit.data.decode_cache as decode_cache
-import gankit.data.folder as folder
 from gankit.cli import main
 from gankit.config import build_config, resolve
-from gankit.data import load_dataset
+from gankit.data import decode_cache, folder, load_dataset
 from gankit.data.streaming import StreamingDataset, place_dataset, should_stream
 from gankit.errors import DataError
 from gankit.training.sampler import DeviceBatchSampler

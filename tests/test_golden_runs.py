@@ -11,7 +11,6 @@ import json
 import math
 
 import pytest
-
 from golden_runs import FIXTURE, record_preset
 
 RECORDED = json.loads(FIXTURE.read_text())["runs"]

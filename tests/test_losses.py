@@ -38,7 +38,7 @@ def test_non_saturating_generator_loss_on_tf_gan_constants():
 
 
 def test_minimax_losses_by_hand():
-    softplus = lambda s: math.log1p(math.exp(s))  # noqa: E731
+    softplus = lambda s: math.log1p(math.exp(s))
     expected = sum(softplus(-s) for s in REAL.tolist()) / 4 + sum(softplus(s) for s in FAKE.tolist()) / 4
     assert losses.minimax_critic_loss(REAL, FAKE).item() == pytest.approx(expected, rel=1e-6)
     assert losses.minimax_generator_loss(FAKE).item() == pytest.approx(-sum(softplus(s) for s in FAKE.tolist()) / 4, rel=1e-6)

@@ -185,7 +185,7 @@ def test_penalty_point_strategies_draw_from_the_right_sets():
 def test_fused_and_separate_critic_forwards_give_the_same_loss():
     torch.manual_seed(1)
     critic = nn.Sequential(nn.Linear(2, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 1))
-    score = lambda x, labels=None: critic(x).squeeze(1)  # noqa: E731
+    score = lambda x, labels=None: critic(x).squeeze(1)
     wrapped = type("Wrapped", (nn.Module,), {"forward": lambda self, x, labels=None: score(x)})()
     real, fake = torch.randn(32, 2), torch.randn(32, 2)
     results = []

@@ -37,10 +37,9 @@ def test_bf16_critic_loss_penalty_and_gradients_match_float32(preset):
 
 
 def test_bf16_training_runs_with_finite_float32_losses(tiny_toy_config):
-    from gankit.training.trainer import Trainer
     from gankit.api import load_data
-
     from gankit.config import resolve
+    from gankit.training.trainer import Trainer
 
     config = resolve(tiny_toy_config("wgan-gp-8gaussians", "train.precision=bf16"))
     trainer = Trainer(config, load_data(config), progress=False)

@@ -10,11 +10,11 @@ import torch
 import yaml
 
 import gankit
-import gankit.api as api
+from gankit import api
 from gankit.cli import main
 from gankit.data import load_dataset
-from gankit.evaluation import Evaluator
 from gankit.errors import EvaluationError
+from gankit.evaluation import Evaluator
 from gankit.evaluation import progress as eval_progress
 from gankit.evaluation.classifier import WEIGHTS_PATH
 from gankit.evaluation.evaluator import check_fd_samples

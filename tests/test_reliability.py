@@ -10,12 +10,11 @@ import time
 
 import pytest
 import torch
+from conftest import TINY_TOY
 
-import gankit.api as api
+from gankit import api
 from gankit.config import build_config
 from gankit.training.checkpoint import step_checkpoints
-
-from conftest import TINY_TOY
 
 STEPS = 120
 # A checkpoint every step makes a kill during a checkpoint write likely, not lucky.

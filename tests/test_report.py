@@ -12,9 +12,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import TINY_TOY
 from PIL import Image
 
-import gankit.api as api
+from gankit import api
 from gankit.cli import main
 from gankit.config import build_config
 from gankit.errors import ConfigError, DataError, RunDirectoryError
@@ -24,8 +25,6 @@ from gankit.report.html import Page
 from gankit.report.run_data import RunData, thin
 from gankit.report.run_report import write_run_report
 from gankit.zoo import run_zoo
-
-from conftest import TINY_TOY
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY_TOY
+from test_objectives import FAKE, REAL, FixedScores, LinearCritic, QuadraticCritic, batch_of_scores, mean
+from test_training import flat_tensors, metrics_without_timing
 
 import gankit
 import gankit.api  # used as gankit.api.load_data
@@ -19,10 +22,6 @@ from gankit.errors import ConfigError
 from gankit.objectives import CRITIC, OBJECTIVES, CriticBatch, StepContext, objective_class
 from gankit.training.checkpoint import load_checkpoint
 from gankit.training.trainer import Trainer
-
-from conftest import TINY_TOY
-from test_objectives import FAKE, REAL, FixedScores, LinearCritic, QuadraticCritic, batch_of_scores, mean
-from test_training import flat_tensors, metrics_without_timing
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v0.1.0"
 

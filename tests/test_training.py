@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from conftest import TINY_TOY
 
 import gankit
 import gankit.api  # used as gankit.api.load_data: import it here, not by luck of test order
@@ -14,8 +15,6 @@ from gankit.training.ema import GeneratorEMA
 from gankit.training.sampler import DeviceBatchSampler
 from gankit.training.schedule import wgan_schedule
 from gankit.training.trainer import Trainer
-
-from conftest import TINY_TOY
 
 
 def snapshot(module):
@@ -163,7 +162,7 @@ def test_ema_is_the_exponential_average_of_the_weights():
 
 
 def test_ema_batch_norm_statistics_are_those_of_the_averaged_weights():
-    from gankit.training.ema import CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE
+    from gankit.training.ema import CALIBRATION_BATCH_SIZE, CALIBRATION_BATCHES
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))

@@ -14,7 +14,7 @@ from gankit import losses
 from gankit.cli import main
 from gankit.config import build_config, resolve
 from gankit.data import load_dataset
-from gankit.objectives import CRITIC, GENERATOR, RealBatch, DomainBatch, StepContext
+from gankit.objectives import CRITIC, GENERATOR, DomainBatch, RealBatch, StepContext
 from gankit.objectives.translation import ImagePool
 from gankit.training.lr_schedule import lr_factor
 from gankit.training.trainer import Trainer

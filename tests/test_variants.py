@@ -14,9 +14,6 @@ from torch import nn
 from gankit.config import build_config, resolve
 from gankit.errors import ConfigError
 from gankit.evaluation.metrics import code_digit_matching, code_digits
-from gankit.models import LatentCodes, ModelConfig, build_critic, build_generator
-from gankit.models.heads import AutoEncoderCritic, AutoEncoderHead, QHead
-from gankit.objectives import CriticBatch, StepContext, objective_class
 from gankit.losses import (
     began_convergence,
     began_k_update,
@@ -25,6 +22,9 @@ from gankit.losses import (
     loss_sensitive_critic_loss,
     pulling_away_term,
 )
+from gankit.models import LatentCodes, ModelConfig, build_critic, build_generator
+from gankit.models.heads import AutoEncoderCritic, AutoEncoderHead, QHead
+from gankit.objectives import CriticBatch, StepContext, objective_class
 from gankit.sampling import LatentInput, generate
 
 TOY = ModelConfig(arch="mlp", latent_dim=4, generator_widths=[16], critic_widths=[16], autoencoder_code_dim=3)

@@ -3,12 +3,11 @@
 import math
 
 import torch
+from conftest import TINY_TOY
 
 import gankit
 from gankit.config import build_config
 from gankit.walks import latent_walk, slerp
-
-from conftest import TINY_TOY
 
 
 def quiet(*_):

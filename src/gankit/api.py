@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -36,7 +37,6 @@ from gankit.training.distributed import SINGLE, DistributedContext, init_distrib
 from gankit.training.logging import MetricsLog
 from gankit.training.run_dir import CHECKPOINTS, CONFIG_FILE, existing_run_dir, new_run_dir, write_config
 from gankit.training.trainer import Trainer, describe_data, resolve_device
-
 
 # How long the other ranks of a machine wait for its first rank to fill the decode cache (CelebA: minutes).
 CACHE_FILL_TIMEOUT_S = 4 * 3600

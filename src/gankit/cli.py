@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from gankit import __version__
 from gankit.cli_export import add_export_commands
 from gankit.cli_recommend import add_recommend_command
 from gankit.cli_report import add_report_commands
-from gankit.config import DEFAULT_PRESET, build_config, dropped_objective_keys_notice, preset_chain, preset_names, read_preset
+from gankit.config import (
+    DEFAULT_PRESET,
+    build_config,
+    dropped_objective_keys_notice,
+    preset_chain,
+    preset_names,
+    read_preset,
+)
 from gankit.errors import ConfigError, GankitError, report_error
 
 EPILOG_TRAIN = """examples:
@@ -108,7 +115,7 @@ def _relaunch_under_torchrun(nproc: int, argv: Sequence[str]) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    import gankit.api as api
+    from gankit import api
     from gankit.training.distributed import shutdown_distributed
 
     if args.nproc is not None:

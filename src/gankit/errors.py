@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from typing import Iterable
+from collections.abc import Iterable
 
 # Set by gankit.launch (``gankit train --nproc N``) for the ranks it starts: a folder where each rank leaves its
 # error line instead of printing it, so the launcher prints each distinct line once.

@@ -18,7 +18,7 @@ on TF-GAN's published test constants are unit tests (tests/test_losses.py).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -331,36 +331,36 @@ __all__ = [
     "F_CONJUGATES",
     "F_DIVERGENCES",
     "F_GENERATORS",
-    "f_divergence_critic_loss",
-    "f_divergence_generator_loss",
-    "cosine_reconstruction",
-    "cycle_consistency_loss",
-    "hinge_reconstruction",
-    "l1_reconstruction",
-    "squared_reconstruction",
     "IRGAN_REWARDS",
-    "bpr_loss",
-    "irgan_reward",
-    "reinforce_loss",
     "began_convergence",
     "began_critic_loss",
     "began_k_update",
-    "ebgan_critic_loss",
+    "bpr_loss",
+    "cosine_reconstruction",
+    "cycle_consistency_loss",
     "debiased_moving_average",
+    "ebgan_critic_loss",
+    "f_divergence_critic_loss",
+    "f_divergence_generator_loss",
     "gradient_norm_penalty",
     "hinge_critic_loss",
     "hinge_generator_loss",
+    "hinge_reconstruction",
     "information_loss",
     "input_gradient_norms",
+    "irgan_reward",
     "l1_margins",
-    "lecam_regularization",
+    "l1_reconstruction",
     "least_squares_critic_loss",
     "least_squares_generator_loss",
+    "lecam_regularization",
     "loss_sensitive_critic_loss",
     "minimax_critic_loss",
     "minimax_generator_loss",
     "nonsaturating_generator_loss",
     "pulling_away_term",
+    "reinforce_loss",
+    "squared_reconstruction",
     "wasserstein_critic_loss",
     "wasserstein_generator_loss",
 ]

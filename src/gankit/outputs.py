@@ -9,8 +9,8 @@ from torch import Tensor
 
 from gankit.data.dataset import to_uint8_images
 from gankit.errors import GankitError
-from gankit.report.plots import save_image_grid, save_points_plot
 from gankit.files import atomic_write
+from gankit.report.plots import save_image_grid, save_points_plot
 
 
 class OutputError(GankitError):

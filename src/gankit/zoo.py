@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from gankit.config import RunConfig, build_config, preset_names, read_preset
 from gankit.errors import ConfigError, RunDirectoryError, TrainingDiverged
@@ -171,7 +171,7 @@ def run_zoo(
     A run that diverges is reported and the sweep goes on; on Ctrl-C the finished runs are compared before
     the interrupt propagates.
     """
-    import gankit.api as api
+    from gankit import api
 
     if presets is None:
         data = data or DEFAULT_DATA

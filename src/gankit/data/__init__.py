@@ -9,7 +9,7 @@ Nothing is ever downloaded: absent data is a ``DataError`` saying where to put i
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from gankit.data.dataset import (
     DEFAULT_EVALUATION_SAMPLES,
@@ -26,26 +26,26 @@ from gankit.data.interactions import INTERACTION_NAMES, InteractionDataset, load
 from gankit.data.mnist import load_digits, load_mnist
 from gankit.data.pairs import EMBEDDED_PAIRS, is_pair_name, load_pair
 from gankit.data.stacked import STACKED_MODES, STACKED_NAME, load_stacked_mnist, stacked_label
+from gankit.data.torchvision_sets import load_celeba, load_cifar10
 from gankit.data.toy import MIXTURE_NAMES, TOY_NAMES, load_toy, toy_mixture
-from gankit.data.torchvision_sets import load_cifar10, load_celeba
 from gankit.errors import DataError, did_you_mean
 
 __all__ = [
-    "DEFAULT_EVALUATION_SAMPLES",
-    "held_out_indices",
-    "HELD_OUT_SHARE",
-    "evaluation_order",
-    "held_out_part",
     "DATASET_NAMES",
-    "MIXTURE_NAMES",
-    "Dataset",
-    "InteractionDataset",
+    "DEFAULT_EVALUATION_SAMPLES",
     "EMBEDDED_PAIRS",
-    "MultiDomainDataset",
+    "HELD_OUT_SHARE",
+    "MIXTURE_NAMES",
     "STACKED_MODES",
     "STACKED_NAME",
-    "stacked_label",
+    "Dataset",
+    "InteractionDataset",
+    "MultiDomainDataset",
+    "evaluation_order",
+    "held_out_indices",
+    "held_out_part",
     "load_dataset",
+    "stacked_label",
     "to_uint8_images",
     "toy_mixture",
 ]

@@ -13,9 +13,9 @@ fetched here, so they come from ``--inception-weights`` or the torch hub cache.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -24,7 +24,13 @@ from torch import Tensor
 from gankit.data.dataset import to_uint8_images
 from gankit.data.stacked import STACKED_NAME
 from gankit.errors import CheckpointError, EvaluationError
-from gankit.evaluation.classifier import FEATURE_DIM, INPUT_SIZE, WEIGHTS_PATH, as_classifier_input, load_mnist_classifier
+from gankit.evaluation.classifier import (
+    FEATURE_DIM,
+    INPUT_SIZE,
+    WEIGHTS_PATH,
+    as_classifier_input,
+    load_mnist_classifier,
+)
 
 FEATURE_SPACES = ("auto", "classifier", "stacked-classifier", "inception")
 STACKED_SPACE = "stacked-classifier"

@@ -53,7 +53,7 @@ class EvalProgress:
             self.bar.update(1)
         self.bar.close()
 
-    def __enter__(self) -> "EvalProgress":
+    def __enter__(self) -> EvalProgress:
         return self
 
     def __exit__(self, *exc) -> None:

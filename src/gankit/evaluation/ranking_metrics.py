@@ -17,8 +17,8 @@ each averaged over those users. Ties in score are broken by ``torch.topk``.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import torch
 from torch import Tensor, nn

@@ -50,5 +50,5 @@ def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
 
 def metric_title(key: str) -> str:
     """A reader's title for a record key: 'eval/fd_classifier' -> 'FD (MNIST classifier; not FID)'; others unchanged."""
-    bare = key[len(EVAL_PREFIX):] if key.startswith(EVAL_PREFIX) else key
+    bare = key.removeprefix(EVAL_PREFIX)
     return METRIC_TITLES.get(bare, key)

@@ -12,8 +12,9 @@ chosen by default it is skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from gankit.errors import EvaluationError, did_you_mean
 
@@ -26,12 +27,12 @@ class Metric:
     name: str
     kinds: tuple[str, ...]  # the data kinds it measures: "points", "images"
     description: str
-    compute: Callable[["EvalContext"], dict[str, float]]
+    compute: Callable[[EvalContext], dict[str, float]]
     # Extra conditions beyond the data kind: returns why the metric does not fit, or None.
-    applies: Callable[["EvalContext"], str | None] | None = None
+    applies: Callable[[EvalContext], str | None] | None = None
     default: bool = True  # part of the default set for its data kind
 
-    def unsuitable_because(self, ctx: "EvalContext") -> str | None:
+    def unsuitable_because(self, ctx: EvalContext) -> str | None:
         if ctx.kind not in self.kinds:
             what = {"points": "2-D points", "interactions": "(user, item) interactions"}.get(ctx.kind, "images")
             fitting = ", ".join(m.name for m in METRICS.values() if ctx.kind in m.kinds)
@@ -49,12 +50,12 @@ def metric(
     name: str,
     kinds: tuple[str, ...],
     description: str,
-    applies: Callable[["EvalContext"], str | None] | None = None,
+    applies: Callable[[EvalContext], str | None] | None = None,
     default: bool = True,
-) -> Callable[[Callable[["EvalContext"], dict[str, float]]], Callable[["EvalContext"], dict[str, float]]]:
+) -> Callable[[Callable[[EvalContext], dict[str, float]]], Callable[[EvalContext], dict[str, float]]]:
     """Register the decorated function as metric ``name``."""
 
-    def register(compute: Callable[["EvalContext"], dict[str, float]]) -> Callable[["EvalContext"], dict[str, float]]:
+    def register(compute: Callable[[EvalContext], dict[str, float]]) -> Callable[[EvalContext], dict[str, float]]:
         if name in METRICS:
             raise ValueError(f"metric '{name}' is registered twice")
         METRICS[name] = Metric(name, kinds, description, compute, applies, default)
@@ -77,7 +78,7 @@ def parse_metric_names(text: str | list[str] | None) -> list[str] | None:
     return names
 
 
-def select_metrics(ctx: "EvalContext", names: list[str] | None) -> list[Metric]:
+def select_metrics(ctx: EvalContext, names: list[str] | None) -> list[Metric]:
     """The metrics to run: those named (each must fit the run), or every default metric that fits."""
     if names is None:
         return [m for m in METRICS.values() if m.default and m.unsuitable_because(ctx) is None]

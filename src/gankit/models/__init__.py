@@ -12,26 +12,26 @@ conditional, a projection critic (``projection``).
 
 from gankit.models.base import Critic, Generator
 from gankit.models.builders import NetworkBuilder, build_critic, build_generator, conditioning_classes
-from gankit.models.heads import AutoEncoderHead, CriticHead, LatentCodes, QHead, ScoreHead
 from gankit.models.config import ACTIVATIONS, ARCHITECTURES, NORMALIZATIONS, ModelConfig
+from gankit.models.heads import AutoEncoderHead, CriticHead, LatentCodes, QHead, ScoreHead
 from gankit.models.inspection import has_batch_statistics, has_convolutions
 
 __all__ = [
     "ACTIVATIONS",
     "ARCHITECTURES",
-    "AutoEncoderHead",
-    "CriticHead",
-    "LatentCodes",
-    "QHead",
-    "ScoreHead",
-    "conditioning_classes",
     "NORMALIZATIONS",
+    "AutoEncoderHead",
     "Critic",
+    "CriticHead",
     "Generator",
+    "LatentCodes",
     "ModelConfig",
     "NetworkBuilder",
+    "QHead",
+    "ScoreHead",
     "build_critic",
     "build_generator",
+    "conditioning_classes",
     "has_batch_statistics",
     "has_convolutions",
 ]

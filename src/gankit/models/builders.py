@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from gankit.errors import ConfigError
 from gankit.models.base import Critic, Generator
-from gankit.models.config import TRANSLATION_ARCHITECTURES, ModelConfig
 from gankit.models.began import BEGANCritic, BEGANGenerator
+from gankit.models.config import TRANSLATION_ARCHITECTURES, ModelConfig
 from gankit.models.dcgan import DCGANCritic, DCGANGenerator
-from gankit.models.infogan import InfoGANCritic, InfoGANGenerator
 from gankit.models.heads import (
     AutoEncoderCritic,
     AutoEncoderHead,
@@ -19,6 +18,7 @@ from gankit.models.heads import (
     ScoreHead,
     decoder_config,
 )
+from gankit.models.infogan import InfoGANCritic, InfoGANGenerator
 from gankit.models.mlp import MLPCritic, MLPGenerator
 from gankit.models.projection import ProjectionCritic
 from gankit.models.sngan import SNGANCritic, SNGANGenerator

@@ -31,6 +31,7 @@ from gankit.models.base import Critic, GANModule, is_image_shape
 from gankit.models.config import ModelConfig
 from gankit.models.dcgan import init_dcgan_weights
 
+
 def _check_images(arch: str, shape: tuple[int, ...], divisor: int) -> None:
     if not is_image_shape(shape):
         raise ConfigError(

@@ -59,7 +59,6 @@ from torch import Tensor, nn
 from gankit.losses import l1_margins, loss_sensitive_costs, loss_sensitive_critic_loss
 from gankit.objectives.base import CriticBatch, Objective, ObjectiveParams, Recommendation, Stats, StepContext
 
-
 LOSS_LINKS = {"softplus": F.softplus, "identity": lambda scores: scores}
 
 

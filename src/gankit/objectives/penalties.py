@@ -10,14 +10,13 @@ are the entries of ``PENALTY_POINTS``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from gankit.errors import ConfigError
 from gankit.losses import gradient_norm_penalty, input_gradient_norms  # noqa: F401  (the penalty's own functions)
-
 
 # (rank, world size) of data-parallel training. Each rank draws the weights of
 # the whole global batch and keeps its slice, so N processes draw the same

@@ -19,8 +19,8 @@ them unreadable, and its numbers are as good as its reader's knowledge.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from gankit.errors import ConfigError, DataError
 from gankit.evaluation.provenance import describe, differences

@@ -8,7 +8,8 @@ values stay in the figure, in a light colour, so nothing is hidden.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -23,9 +23,10 @@ import html
 import io
 import json
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Union
 
 from gankit.files import atomic_write
 
@@ -121,13 +122,13 @@ class Section:
     heading: str = ""
     blocks: list[str] = field(default_factory=list)
 
-    def add_text(self, text: str) -> "Section":
+    def add_text(self, text: str) -> Section:
         """A paragraph of plain text (escaped; blank lines start new paragraphs)."""
         for paragraph in str(text).split("\n\n"):
             self.blocks.append(f"<p>{html.escape(paragraph.strip())}</p>")
         return self
 
-    def add_key_values(self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], caption: str = "") -> "Section":
+    def add_key_values(self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], caption: str = "") -> Section:
         """A two-column table of names and values."""
         pairs = items.items() if isinstance(items, Mapping) else items
         rows = [(key, value) for key, value in pairs]
@@ -140,7 +141,7 @@ class Section:
         caption: str = "",
         header: bool = True,
         css_class: str = "",
-    ) -> "Section":
+    ) -> Section:
         """A table: ``columns`` names the header cells, each row gives one value per column.
 
         The first cell of each row is a header cell, since reports label their rows.
@@ -162,12 +163,12 @@ class Section:
         self.blocks.append("".join(parts))
         return self
 
-    def add_figure(self, image: ImageSource, caption: str = "", alt: str | None = None) -> "Section":
+    def add_figure(self, image: ImageSource, caption: str = "", alt: str | None = None) -> Section:
         """An image (a PNG/GIF/JPEG file or its bytes) embedded in the page, with a caption."""
         self.blocks.append(_figure_html(image, caption, alt))
         return self
 
-    def add_gallery(self, items: Iterable[tuple[ImageSource, str]], min_width: int = 220) -> "Section":
+    def add_gallery(self, items: Iterable[tuple[ImageSource, str]], min_width: int = 220) -> Section:
         """Several (image, caption) pairs side by side, wrapping to the page width."""
         figures = "".join(_figure_html(image, caption, None) for image, caption in items)
         if figures:

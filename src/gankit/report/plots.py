@@ -8,8 +8,9 @@ figure lingers in pyplot's registry after it is saved, however long the run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from matplotlib.figure import Figure
 from torch import Tensor

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
@@ -91,7 +92,7 @@ class RunData:
     _keys: dict[bool, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
-    def load(cls, path: str | Path) -> "RunData":
+    def load(cls, path: str | Path) -> RunData:
         path = Path(path)
         if not path.is_dir():
             raise RunDirectoryError(f"'{path}' is not a folder: pass a run folder that training created")

@@ -8,15 +8,15 @@ modes; a clipped one bends into the few shapes its clipped weights allow.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
+from gankit.files import atomic_write
 from gankit.report.plots import new_figure, save_figure
 from gankit.report.run_data import thin
-from gankit.files import atomic_write
 
 EXTENT = 2.5  # the toy sets live in [-2, 2]^2 (data/toy.py); a margin shows what the critic does outside
 GRID = 96  # critic evaluations per axis: smooth enough to read, 9,216 points

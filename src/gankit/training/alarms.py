@@ -30,8 +30,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -64,7 +65,7 @@ class AlarmSettings:
     modes_fall: float = 0.5
 
     @classmethod
-    def from_train_config(cls, train: Any) -> "AlarmSettings":
+    def from_train_config(cls, train: Any) -> AlarmSettings:
         return cls(train.alarm_warmup, train.alarm_patience, train.alarm_gradient_factor, train.alarm_metric_factor,
                    train.alarm_modes_fall)
 

@@ -15,10 +15,11 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -32,11 +33,22 @@ from gankit.evaluation.runs import run_evaluator
 from gankit.models import has_batch_statistics, has_convolutions
 from gankit.models.fast_layers import use_fast_layers
 from gankit.networks import build_networks, build_objective
-from gankit.objectives import CRITIC, GENERATOR, GRID_ROW, POINTS_PER_PLOT, SIDES, DomainBatch, Phase, RealBatch, StepContext
+from gankit.objectives import (
+    CRITIC,
+    GENERATOR,
+    GRID_ROW,
+    POINTS_PER_PLOT,
+    SIDES,
+    DomainBatch,
+    Phase,
+    RealBatch,
+    StepContext,
+)
 from gankit.training.alarms import Alarm, AlarmSettings, TrainingAlarms
 from gankit.training.artefacts import ArtefactWriter
 from gankit.training.augment import build_augmentation
 from gankit.training.checkpoint import restore_modules, save_checkpoint
+from gankit.training.diagnostics import LayerGradientNorms
 from gankit.training.distributed import SINGLE, DistributedContext, convert_batch_norm_for
 from gankit.training.ema import CALIBRATION_SEED, CalibrationInputs, GeneratorEMA
 from gankit.training.logging import MetricsLog, ProgressBar, TensorBoardLog
@@ -44,7 +56,6 @@ from gankit.training.lr_schedule import PlateauSchedule, lr_factor
 from gankit.training.optimizers import build_optimizer, load_optimizer_state
 from gankit.training.precision import precision_note, resolve_precision
 from gankit.training.rng import capture_rng_state, restore_rng_state, seed_everything
-from gankit.training.diagnostics import LayerGradientNorms
 from gankit.training.run_dir import CHECKPOINTS, CONTOURS, DIAGNOSTICS, SAMPLES
 from gankit.training.sampler import DomainSamplers
 from gankit.training.schedule import SCHEDULES
@@ -88,7 +99,7 @@ class _StopRequest:
         self.requested = False
 
     @contextmanager
-    def installed(self) -> Iterator["_StopRequest"]:
+    def installed(self) -> Iterator[_StopRequest]:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
