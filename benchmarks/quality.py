@@ -4,6 +4,8 @@
     python -m benchmarks.quality --group toy --seeds 5     # the 2-D presets over 5 seeds, mean +- std
     python -m benchmarks.quality --presets wgan-gp-mnist   # one preset
     python -m benchmarks.run --only quality                # the same, as a part of the benchmark
+    python -m benchmarks.quality --group toy --runs runs/q # keep the runs there; rerun to finish a stopped sweep
+    python -m benchmarks.quality --runs runs/q --collect   # train nothing: the table of the runs recorded there
 
 Each run is ``gankit train --preset P --seed S`` in a fresh interpreter, timed
 from outside: the wall seconds are what a user waits for, start-up, periodic
@@ -14,6 +16,10 @@ and wall s; with several seeds, mean +- std and every seed's value. A budget a
 preset does not keep here is a finding, printed as such.
 
 Results: ``benchmarks/results/quality-<group>.{json,txt}`` (or ``--out``).
+With ``--runs DIR`` the run folders stay in DIR and each finished run's row
+is appended to ``DIR/rows.jsonl`` as it ends, so a sweep of hours that is
+stopped loses only the run in progress: the same command again skips the
+(preset, seed) pairs already recorded there.
 """
 
 from __future__ import annotations
@@ -140,21 +146,50 @@ def broken_budget(entry: dict) -> str | None:
     return f"took {slowest:.0f} s wall against its stated budget of {stated:.0f} s"
 
 
-def run(budget: Budget, presets: list[str], seeds: int, say=print) -> dict:
-    """Train every preset with seeds 0..seeds-1; {"rows": per run, "summary": per preset, "text": the table}."""
+ROWS_FILE = "rows.jsonl"  # under --runs: one finished run's row per line, in the order they ended
+
+
+def recorded_rows(runs: Path) -> list[dict]:
+    """The rows of the runs already finished under ``runs`` (none if it holds no record yet)."""
+    path = runs / ROWS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run(budget: Budget, presets: list[str], seeds: int, say=print, runs: Path | None = None) -> dict:
+    """Train every preset with seeds 0..seeds-1; {"rows": per run, "summary": per preset, "text": the table}.
+
+    ``runs``: keep the run folders there and record each row as its run ends; pairs recorded there already
+    are not trained again (their recorded rows are used).
+    """
+    done = {(r["preset"], r["seed"]): r for r in recorded_rows(runs)} if runs is not None else {}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        out = runs if runs is not None else Path(tmp)
+        out.mkdir(parents=True, exist_ok=True)
         for preset in presets:
             for seed in range(seeds):
-                row = train_once(preset, seed, budget.steps, Path(tmp))
+                if (preset, seed) in done:
+                    say(f"{preset} seed {seed}: recorded in {out / ROWS_FILE}, not trained again")
+                    rows.append(done[(preset, seed)])
+                    continue
+                row = train_once(preset, seed, budget.steps, out)
                 say(f"{preset} seed {seed}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                           for k, v in row.items() if k in (*COLUMNS, "wall_s",
                                                                                            "failed")))
+                if runs is not None and "failed" not in row:
+                    with open(out / ROWS_FILE, "a") as record:
+                        record.write(json.dumps(row) + "\n")
                 rows.append(row)
-    summary = summarise(rows)
     what = "each preset's own budget" if budget.steps is None else f"{budget.steps} steps (quick: wiring only)"
-    text = render(summary, f"presets at {what}, {seeds} seed(s), from the command line")
-    return {"rows": rows, "summary": summary, "text": text}
+    return tabulate(rows, f"presets at {what}, {seeds} seed(s), from the command line")
+
+
+def tabulate(rows: list[dict], title: str) -> dict:
+    """{"rows", "summary", "text"} of these rows."""
+    summary = summarise(rows)
+    return {"rows": rows, "summary": summary, "text": render(summary, title)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1, help="seeds per preset (default 1)")
     parser.add_argument("--quick", action="store_true", help="5 steps per run: checks the wiring, not the numbers")
     parser.add_argument("--out", help="results name under benchmarks/results/ (default quality-<groups>)")
+    parser.add_argument("--runs", help="keep the run folders in this folder, each finished run's row in its "
+                                       f"{ROWS_FILE}; rerunning skips the runs recorded there")
+    parser.add_argument("--collect", action="store_true",
+                        help=f"train nothing: the table of the rows recorded in --runs' {ROWS_FILE}")
     args = parser.parse_args(argv)
     groups = args.group or list(GROUPS)
     presets = [p.strip() for p in args.presets.split(",")] if args.presets else presets_of(groups)
@@ -176,7 +215,18 @@ def main(argv: list[str] | None = None) -> int:
         # Checked before the runs (which take hours), not when the results are written after them.
         parser.error(f"--out is a name under benchmarks/results/, not a path: got '{args.out}', "
                      f"try '--out {Path(args.out).name}'")
-    result = run(QUICK if args.quick else FULL, presets, max(1, args.seeds))
+    runs = Path(args.runs) if args.runs else None
+    if args.collect:
+        rows = recorded_rows(runs) if runs is not None else []
+        if not rows:
+            parser.error(f"--collect reads the rows recorded by an earlier --runs sweep, but "
+                         f"{runs / ROWS_FILE if runs else 'no --runs folder'} has none: pass the --runs folder "
+                         "that sweep used")
+        wanted = set(presets) if args.presets or args.group else None
+        rows = [r for r in rows if wanted is None or r["preset"] in wanted]
+        result = tabulate(rows, f"presets at each preset's own budget, collected from {runs}, from the command line")
+    else:
+        result = run(QUICK if args.quick else FULL, presets, max(1, args.seeds), runs=runs)
     print(result["text"])
     if not args.quick:
         name = args.out or ("quality-" + ("presets" if args.presets else "-".join(groups)))

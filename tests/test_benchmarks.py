@@ -74,6 +74,35 @@ def test_quality_benchmark_flags_a_preset_that_breaks_its_stated_budget():
     assert broken_budget(summarise([{**rows[1], "budget_s": None}])["p"]) is None
 
 
+def test_quality_sweep_with_runs_records_each_row_and_a_rerun_trains_only_what_is_missing(tmp_path, monkeypatch,
+                                                                                         capsys):
+    from benchmarks import quality
+
+    trained = []
+
+    def fake_train_once(preset, seed, steps, out):
+        trained.append((preset, seed))
+        if seed == 1 and len(trained) == 2:
+            return {"preset": preset, "seed": seed, "wall_s": 1.0, "budget_s": None, "failed": "boom"}
+        return {"preset": preset, "seed": seed, "wall_s": 10.0 + seed, "budget_s": None, "modes_covered": 8}
+
+    monkeypatch.setattr(quality, "train_once", fake_train_once)
+    first = quality.run(quality.FULL, ["p"], 2, say=lambda _: None, runs=tmp_path / "q")
+    assert trained == [("p", 0), ("p", 1)] and first["summary"]["p"]["failed"] == ["boom"]
+    assert [r["seed"] for r in quality.recorded_rows(tmp_path / "q")] == [0]  # a failed run is not recorded
+    second = quality.run(quality.FULL, ["p"], 2, say=lambda _: None, runs=tmp_path / "q")
+    assert trained == [("p", 0), ("p", 1), ("p", 1)]  # seed 0 was recorded: only seed 1 is trained again
+    assert second["summary"]["p"]["wall_s"]["values"] == [10.0, 11.0]
+    monkeypatch.setattr(quality, "RESULTS", tmp_path / "results")
+    assert quality.main(["--runs", str(tmp_path / "q"), "--collect", "--out", "collected"]) == 0
+    assert trained == [("p", 0), ("p", 1), ("p", 1)]  # --collect trains nothing
+    saved = json.loads((tmp_path / "results" / "collected.json").read_text())
+    assert [r["seed"] for r in saved["rows"]] == [0, 1]
+    with pytest.raises(SystemExit) as exit_info:
+        quality.main(["--runs", str(tmp_path / "empty"), "--collect"])
+    assert exit_info.value.code == 2 and "has none: pass the --runs folder" in capsys.readouterr().err
+
+
 def test_quality_benchmark_refuses_a_path_for_out_before_any_run(capsys, monkeypatch):
     from benchmarks import quality
 
