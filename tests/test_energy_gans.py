@@ -182,6 +182,18 @@ def test_began_networks_build_at_each_size_with_a_linear_output_and_a_linear_bot
     assert critic.encoder.feature_width == 3 * 4 * first_side**2
 
 
+def test_began_generator_norm_batch_normalises_the_generator_blocks_but_not_the_critic_decoder():
+    cfg = ModelConfig(arch="began", latent_dim=5, base_channels=4, autoencoder_code_dim=6, generator_norm="batch")
+    generator = build_generator(cfg, (1, 28, 28))
+    norms = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(norms) == 2 * len(generator.blocks)  # after each of a block's two convs, none on the output
+    generator.train()
+    maps = generator.blocks[0][:2](generator.fc(torch.randn(8, 5)).reshape(8, 4, 7, 7))
+    assert maps.mean(dim=(0, 2, 3)).abs().max() < 1e-5  # conv then batch norm: zero-mean channels in training
+    critic = build_critic(cfg, (1, 28, 28), head=AutoEncoderHead("l1", "sum"))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in critic.modules())  # critic_norm none: the decoder too
+
+
 def test_began_skip_connections_widen_the_blocks_after_an_upsampling():
     plain = BEGANGenerator(ModelConfig(arch="began", latent_dim=5, base_channels=4), (1, 28, 28))
     skip = BEGANGenerator(ModelConfig(arch="began", latent_dim=5, base_channels=4, began_skip=True), (1, 28, 28))

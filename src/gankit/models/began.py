@@ -7,7 +7,9 @@
     encoder:             x -> conv 3x3 n ELU -> [conv 3x3 k n ELU, conv 3x3 k n ELU, conv 3x3 stride 2 ELU]
                          for k = 1, 2, ... (the last block has no stride-2 conv) -> linear to h, no nonlinearity
 
-No normalisation anywhere (the paper's point: the equilibrium needs none).
+No normalisation by default (the paper's point: the equilibrium needs none). ``model.generator_norm:
+batch`` puts batch norm after each of the generator's block convs, as the MNIST ports' generators have; the
+auto-encoder's decoder follows ``model.critic_norm`` instead, so the critic stays norm-free.
 ``model.base_channels`` is n, ``model.autoencoder_code_dim`` the auto-encoder's h (the encoder's
 ``outputs``), ``model.latent_dim`` the generator's z. ``model.began_skip`` adds the improved model's
 skip connections: the first s0 x s0 map h0, upsampled, is concatenated to the input of every block
@@ -22,6 +24,7 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.models.base import Critic, Generator, is_image_shape
 from gankit.models.config import ModelConfig
+from gankit.models.layers import block, channel_norm
 
 # Side of the first map, then the number of conv blocks (one resolution each, doubling between them).
 LADDERS: dict[int, tuple[int, int]] = {28: (7, 3), 32: (8, 3), 64: (8, 4)}
@@ -65,7 +68,9 @@ class BEGANGenerator(Generator):
         for index in range(blocks):
             # With skips, every block after an upsampling also reads the upsampled h0.
             in_ch = 2 * n if self.skip and index > 0 else n
-            self.blocks.append(nn.Sequential(_conv(in_ch, n), nn.ELU(), _conv(n, n), nn.ELU()))
+            layers = [*block(_conv(in_ch, n), channel_norm(cfg.generator_norm, n, cfg.batchnorm_eps), nn.ELU()),
+                      *block(_conv(n, n), channel_norm(cfg.generator_norm, n, cfg.batchnorm_eps), nn.ELU())]
+            self.blocks.append(nn.Sequential(*layers))
         self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
         self.out = _conv(n, self.sample_shape[0])
         init_began_weights(self)
