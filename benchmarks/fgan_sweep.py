@@ -5,7 +5,7 @@
     python -m benchmarks.fgan_sweep --quick            # a few steps each: checks the wiring, not the numbers
 
 * ``8gaussians``: each ``fgan-<divergence>-8gaussians`` preset at its own
-  budget (2,000 steps, the WGAN-GP paper's toy networks, equal for all),
+  budget (the shared 8gaussians recipe, 3,500 steps, equal for all),
   scored by modes covered, the high-quality share, exact W1 and reverse KL;
 * ``mnist``: ``fgan-kl-mnist`` with each divergence in turn and nothing
   else changed (DCGAN, Adam 2e-4, no penalty), ``--mnist-steps`` each,

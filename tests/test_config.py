@@ -66,12 +66,12 @@ def test_renaming_the_objective_names_the_preset_keys_it_drops():
         "objective.name=nsgan", "objective.penalty_weight=0.1", "objective.penalty_every=4"])) is None
     assert dropped_objective_keys_notice(build_config("wgan-gp-25gaussians")) is None
     # A preset whose objective section has only its name loses nothing.
-    assert dropped_objective_keys_notice(build_config("gan-mnist", overrides=["objective.name=lsgan"])) is None
+    assert dropped_objective_keys_notice(build_config("nsgan-mnist", overrides=["objective.name=lsgan"])) is None
 
 
 def test_resolve_fills_the_objectives_recommendations():
-    # hinge-8gaussians sets no optimiser and no n_critic, so WGAN's recommendations fill them all.
-    config = resolve(build_config("hinge-8gaussians", overrides=["objective.name=wgan"]))
+    # ebgan-8gaussians sets no optimiser and no n_critic, so WGAN's recommendations fill them all.
+    config = resolve(build_config("ebgan-8gaussians", overrides=["objective.name=wgan"]))
     assert (config.optim.critic.name, config.optim.critic.lr) == ("rmsprop", 5e-5)
     assert config.train.n_critic == 5
     gp = resolve(build_config("wgan-gp-mnist"))

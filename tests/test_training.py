@@ -87,10 +87,10 @@ def flat_tensors(tree, prefix=""):
     ("ebgan-8gaussians", ["objective.margin_adaptation=true", "objective.adaptation_momentum=0.5"]),
     ("began-8gaussians", ["objective.lambda_k=0.1"]),
     ("loss-sensitive-8gaussians", ["train.lr_schedule=constant"]),
-    ("infogan-8gaussians", []),
-    ("cwgan-gp-8gaussians", []),
+    ("infogan-8gaussians", ["train.lr_schedule=constant"]),
+    ("cwgan-gp-8gaussians", ["train.lr_schedule=constant"]),
     # Issue 16's f-GAN: the reverse-KL activation, its gradient penalty on, the saddle-point generator loss.
-    ("fgan-reverse-kl-8gaussians", ["objective.generator_loss=saddle"]),
+    ("fgan-reverse-kl-8gaussians", ["objective.generator_loss=saddle", "train.lr_schedule=constant"]),
     # Issue 18's spectral norm on both sides (its u, v estimates are checkpointed), with an EMA of the SN generator.
     ("nsgan-8gaussians", ["model.critic_spectral_norm=true", "model.generator_spectral_norm=true",
                           "train.ema_decay=0.9", "train.lr_schedule=constant"]),
