@@ -25,6 +25,7 @@ stopped loses only the run in progress: the same command again skips the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -165,9 +166,10 @@ def run(budget: Budget, presets: list[str], seeds: int, say=print, runs: Path | 
     """
     done = {(r["preset"], r["seed"]): r for r in recorded_rows(runs)} if runs is not None else {}
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        out = runs if runs is not None else Path(tmp)
-        out.mkdir(parents=True, exist_ok=True)
+    if runs is not None:
+        runs.mkdir(parents=True, exist_ok=True)
+    with contextlib.nullcontext(str(runs)) if runs is not None else tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
         for preset in presets:
             for seed in range(seeds):
                 if (preset, seed) in done:

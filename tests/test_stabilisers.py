@@ -110,7 +110,8 @@ def test_r1_is_the_shared_penalty_spelt_by_its_papers_name():
      "penalty_points cannot be set"),
     ("wgan-gp-8gaussians", ["objective.r1_gamma=1", "objective.penalty_weight=5"], "penalty_weight cannot be set"),
     ("hinge-8gaussians", [*HINGE_UNPENALISED, "objective.r1_gamma=-1"], "r1_gamma must be >= 0"),
-    ("hinge-8gaussians", [*HINGE_UNPENALISED, "objective.r1_gamma=1", "objective.penalty_every=0"], "penalty_every must be >= 1"),
+    ("hinge-8gaussians", [*HINGE_UNPENALISED, "objective.r1_gamma=1", "objective.penalty_every=0"],
+     "penalty_every must be >= 1"),
     ("nsgan-8gaussians", ["objective.lecam_weight=-0.1"], "lecam_weight must be >= 0"),
     ("hinge-8gaussians", [*HINGE_UNPENALISED, "objective.lecam_weight=0.3", "objective.lecam_decay=1"],
      "lecam_decay must be in [0, 1)"),
@@ -265,8 +266,8 @@ def test_lecam_works_on_every_objective_that_scores_one_critic(objective, tiny_t
     # Resumed mid-cycle: 6 critic steps done at the checkpoint, the penalty due every 4th.
     ("hinge-8gaussians", [*HINGE_UNPENALISED, "objective.r1_gamma=1", "objective.penalty_every=4", "train.n_critic=2"]),
     # LeCam's anchors and a lazy R2 together, on the hinge loss.
-    ("hinge-8gaussians", [*HINGE_UNPENALISED, "objective.lecam_weight=0.3", "objective.r2_gamma=0.5", "objective.penalty_every=3",
-                          "train.n_critic=2"]),
+    ("hinge-8gaussians", [*HINGE_UNPENALISED, "objective.lecam_weight=0.3", "objective.r2_gamma=0.5",
+                          "objective.penalty_every=3", "train.n_critic=2"]),
 ])
 def test_resume_with_regulariser_state_gives_the_same_numbers(tmp_path, preset, extra):
     # A constant rate: the recipe's linear decay is spread over train.steps, which the two runs set differently.

@@ -24,7 +24,8 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.models.base import Critic, Generator, is_image_shape
 from gankit.models.config import ModelConfig
-from gankit.models.layers import block, channel_norm
+from gankit.models.layers import block as conv_norm_act
+from gankit.models.layers import channel_norm
 
 # Side of the first map, then the number of conv blocks (one resolution each, doubling between them).
 LADDERS: dict[int, tuple[int, int]] = {28: (7, 3), 32: (8, 3), 64: (8, 4)}
@@ -68,9 +69,9 @@ class BEGANGenerator(Generator):
         for index in range(blocks):
             # With skips, every block after an upsampling also reads the upsampled h0.
             in_ch = 2 * n if self.skip and index > 0 else n
-            layers = [*block(_conv(in_ch, n), channel_norm(cfg.generator_norm, n, cfg.batchnorm_eps), nn.ELU()),
-                      *block(_conv(n, n), channel_norm(cfg.generator_norm, n, cfg.batchnorm_eps), nn.ELU())]
-            self.blocks.append(nn.Sequential(*layers))
+            norm = cfg.generator_norm, n, cfg.batchnorm_eps
+            self.blocks.append(nn.Sequential(*conv_norm_act(_conv(in_ch, n), channel_norm(*norm), nn.ELU()),
+                                             *conv_norm_act(_conv(n, n), channel_norm(*norm), nn.ELU())))
         self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
         self.out = _conv(n, self.sample_shape[0])
         init_began_weights(self)
