@@ -159,6 +159,18 @@ def test_ebgan_pretraining_in_a_tiny_run_logs_no_generator_step_and_resumes_exac
 # ------------------------------------------------------------------ model.arch began
 
 
+@pytest.mark.parametrize("arch, shape", [("mlp", (2,)), ("dcgan", (1, 28, 28)), ("began", (1, 28, 28))])
+def test_a_one_wide_code_stays_a_column_and_reaches_the_decoder(arch, shape):
+    # A critic's score is squeezed to [B]; an encoder's code of width 1 must stay [B, 1], or the decoder's
+    # first linear layer reads a [B] vector (it crashed so for model.autoencoder_code_dim 1).
+    cfg = ModelConfig(arch=arch, latent_dim=2, generator_widths=[8], critic_widths=[8], base_channels=4,
+                      autoencoder_code_dim=1)
+    critic = build_critic(cfg, shape, head=AutoEncoderHead("l1", "sum"))
+    energy, code = critic.energy_and_code(torch.randn(3, *shape))
+    assert energy.shape == (3,) and code.shape == (3, 1)
+    assert build_critic(cfg, shape)(torch.randn(3, *shape)).shape == (3,)  # a plain critic still scores [B]
+
+
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
 @pytest.mark.parametrize("skip", [False, True])
 def test_began_networks_build_at_each_size_with_a_linear_output_and_a_linear_bottleneck(shape, skip):

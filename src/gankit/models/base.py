@@ -78,8 +78,9 @@ class Critic(GANModule):
     can read the body once.
     """
 
-    #: Values per sample of the last layer: 1 for a score, more for an encoder's code.
-    outputs: int = 1
+    #: None for a critic's score ``[B]``; an encoder's code width otherwise (``[B, outputs]``, kept 2-D even
+    #: at width 1, so that a one-wide auto-encoder code or latent still reaches its decoder as a matrix).
+    outputs: int | None = None
 
     def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -90,7 +91,7 @@ class Critic(GANModule):
     def score_features(self, features: Tensor) -> Tensor:
         """The last layer on ``features``: scores ``[B]``, or ``[B, outputs]`` for an encoder."""
         out = self.last_layer(features).flatten(start_dim=1)
-        return out.squeeze(1) if self.outputs == 1 else out
+        return out.squeeze(1) if self.outputs is None else out
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.score_features(self.features(x, labels))

@@ -93,12 +93,12 @@ class BEGANGenerator(Generator):
 class BEGANCritic(Critic):
     """``image -> conv -> conv blocks (channels n, 2n, 3n ...) with stride-2 convs -> linear to outputs``.
 
-    ``outputs`` above 1 makes it the auto-encoder's encoder (its h-sized code, no nonlinearity); with
-    1 it is a plain critic's score.
+    A width in ``outputs`` makes it the auto-encoder's encoder (its h-sized code, no nonlinearity); with
+    None it is a plain critic's score.
     """
 
     def __init__(
-        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int = 1
+        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int | None = None
     ) -> None:
         super().__init__(sample_shape, num_classes, cfg.label_dim)
         side = check_began_shape(self.sample_shape)
@@ -116,7 +116,7 @@ class BEGANCritic(Critic):
         self.body = nn.Sequential(*layers)
         self.feature_width = previous * first_side**2
         self.outputs = outputs
-        self.head = nn.Linear(self.feature_width, outputs)
+        self.head = nn.Linear(self.feature_width, outputs or 1)
         init_began_weights(self)
 
     def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:

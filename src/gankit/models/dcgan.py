@@ -116,11 +116,11 @@ class DCGANGenerator(Generator):
 class DCGANCritic(Critic):
     """``image -> strided Conv2d blocks down to 4x4 -> Conv2d(., outputs, 4)``: scores ``[B]`` or codes.
 
-    ``outputs`` above 1 makes it an encoder (the auto-encoder critics use it so).
+    A width in ``outputs`` makes it an encoder (the auto-encoder critics use it so).
     """
 
     def __init__(
-        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int = 1
+        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int | None = None
     ) -> None:
         super().__init__(sample_shape, num_classes, cfg.label_dim)
         side = check_image_shape(self.sample_shape)
@@ -136,7 +136,7 @@ class DCGANCritic(Critic):
         self.body = nn.Sequential(*layers)
         self.feature_width = in_ch * side * side
         self.outputs = outputs
-        self.head = nn.Conv2d(in_ch, outputs, side, 1, 0)  # side is 4 here: one score (or code) per sample
+        self.head = nn.Conv2d(in_ch, outputs or 1, side, 1, 0)  # side is 4 here: one score (or code) per sample
         init_dcgan_weights(self)
 
     def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:

@@ -76,11 +76,11 @@ class InfoGANGenerator(Generator):
 class InfoGANCritic(Critic):
     """``image -> conv to 14x14 -> conv to 7x7 -> FC 1024 (features) -> FC outputs``: scores ``[B]`` or codes.
 
-    ``outputs`` above 1 makes it an encoder (auto-encoder critics, BiGAN's encoder).
+    A width in ``outputs`` makes it an encoder (auto-encoder critics, BiGAN's encoder).
     """
 
     def __init__(
-        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int = 1
+        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int | None = None
     ) -> None:
         super().__init__(sample_shape, num_classes, cfg.label_dim)
         check_infogan_shape(self.sample_shape)
@@ -104,7 +104,7 @@ class InfoGANCritic(Critic):
         )
         self.feature_width = hidden
         self.outputs = outputs
-        self.head = nn.Linear(hidden, outputs)
+        self.head = nn.Linear(hidden, outputs or 1)
         init_dcgan_weights(self)
 
     def q_norm(self, features: int) -> nn.Module | None:

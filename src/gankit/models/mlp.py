@@ -61,11 +61,11 @@ class MLPGenerator(Generator):
 class MLPCritic(Critic):
     """``flatten -> hidden blocks -> Linear(., outputs)``: raw scores ``[B]``, or ``[B, outputs]`` codes.
 
-    ``outputs`` above 1 makes it an encoder (the auto-encoder critics use it so).
+    A width in ``outputs`` makes it an encoder (the auto-encoder critics use it so).
     """
 
     def __init__(
-        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int = 1
+        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int | None = None
     ) -> None:
         super().__init__(sample_shape, num_classes, cfg.label_dim)
         self.hidden, width = _hidden_stack(
@@ -78,7 +78,7 @@ class MLPCritic(Critic):
         )
         self.feature_width = width
         self.outputs = outputs
-        self.output = nn.Linear(width, outputs)
+        self.output = nn.Linear(width, outputs or 1)
 
     def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         # flatten, not view: inputs may be channels_last or otherwise strided.

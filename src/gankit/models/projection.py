@@ -23,7 +23,7 @@ class ProjectionCritic(Critic):
 
     def __init__(self, critic: Critic, num_classes: int) -> None:
         super().__init__(critic.sample_shape, None)
-        if critic.outputs != 1:
+        if critic.outputs is not None:
             raise ValueError("the projection critic adds to a single score, not to an encoder's code")
         self.num_classes = num_classes  # the labels it takes (GANModule's embedding stays None: nothing is joined)
         self.critic = critic
