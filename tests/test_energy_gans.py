@@ -206,6 +206,17 @@ def test_began_generator_norm_batch_normalises_the_generator_blocks_but_not_the_
     assert not any(isinstance(m, nn.BatchNorm2d) for m in critic.modules())  # critic_norm none: the decoder too
 
 
+def test_began_critic_norm_reaches_the_encoder_after_its_first_conv_and_the_decoder_blocks():
+    cfg = ModelConfig(arch="began", latent_dim=5, base_channels=4, autoencoder_code_dim=6, critic_norm="batch")
+    critic = build_critic(cfg, (1, 28, 28), head=AutoEncoderHead("l1", "sum"))
+    encoder_norms = [m for m in critic.encoder.modules() if isinstance(m, nn.BatchNorm2d)]
+    # 28 px: the first conv, 3 blocks of two convs and 2 stride-2 convs = 9 convs; all but the first normalised.
+    assert sum(isinstance(m, nn.Conv2d) for m in critic.encoder.modules()) == 9 and len(encoder_norms) == 8
+    assert isinstance(critic.encoder.body[1], nn.ELU)  # the first conv goes straight to its ELU
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in critic.decoder.modules()) == 2 * len(critic.decoder.blocks)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in build_generator(cfg, (1, 28, 28)).modules())
+
+
 def test_began_skip_connections_widen_the_blocks_after_an_upsampling():
     plain = BEGANGenerator(ModelConfig(arch="began", latent_dim=5, base_channels=4), (1, 28, 28))
     skip = BEGANGenerator(ModelConfig(arch="began", latent_dim=5, base_channels=4, began_skip=True), (1, 28, 28))

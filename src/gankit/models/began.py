@@ -8,8 +8,9 @@
                          for k = 1, 2, ... (the last block has no stride-2 conv) -> linear to h, no nonlinearity
 
 No normalisation by default (the paper's point: the equilibrium needs none). ``model.generator_norm:
-batch`` puts batch norm after each of the generator's block convs, as the MNIST ports' generators have; the
-auto-encoder's decoder follows ``model.critic_norm`` instead, so the critic stays norm-free.
+batch`` puts batch norm after each of the generator's block convs, as the MNIST ports' generators have.
+``model.critic_norm`` governs the whole auto-encoder: the encoder's convs after the first, and (batch or
+none, the only norms a generator-shaped stack takes) the decoder's block convs.
 ``model.base_channels`` is n, ``model.autoencoder_code_dim`` the auto-encoder's h (the encoder's
 ``outputs``), ``model.latent_dim`` the generator's z. ``model.began_skip`` adds the improved model's
 skip connections: the first s0 x s0 map h0, upsampled, is concatenated to the input of every block
@@ -104,13 +105,19 @@ class BEGANCritic(Critic):
         side = check_began_shape(self.sample_shape)
         first_side, blocks = LADDERS[side]
         n = cfg.base_channels
+
+        def conv_elu(in_ch: int, out_ch: int, stride: int = 1) -> list[nn.Module]:
+            # model.critic_norm after every conv but the first, as the DCGAN critic has it.
+            norm = channel_norm(cfg.critic_norm, out_ch, cfg.batchnorm_eps)
+            return conv_norm_act(_conv(in_ch, out_ch, stride), norm, nn.ELU())
+
         layers: list[nn.Module] = [_conv(self._conditioned_width(self.sample_shape[0]), n), nn.ELU()]
         previous = n
         for index in range(blocks):
             width = n * (index + 1)
-            layers += [_conv(previous, width), nn.ELU(), _conv(width, width), nn.ELU()]
+            layers += [*conv_elu(previous, width), *conv_elu(width, width)]
             if index < blocks - 1:
-                layers += [_conv(width, width, stride=2), nn.ELU()]  # 28 -> 14 -> 7, 32 -> 16 -> 8
+                layers += conv_elu(width, width, stride=2)  # 28 -> 14 -> 7, 32 -> 16 -> 8
             previous = width
         layers.append(nn.Flatten())
         self.body = nn.Sequential(*layers)
