@@ -99,7 +99,8 @@ class BEGANCritic(Critic):
     """
 
     def __init__(
-        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int | None = None
+        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None,
+        outputs: int | None = None,
     ) -> None:
         super().__init__(sample_shape, num_classes, cfg.label_dim)
         side = check_began_shape(self.sample_shape)

@@ -120,7 +120,8 @@ class DCGANCritic(Critic):
     """
 
     def __init__(
-        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int | None = None
+        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None,
+        outputs: int | None = None,
     ) -> None:
         super().__init__(sample_shape, num_classes, cfg.label_dim)
         side = check_image_shape(self.sample_shape)

@@ -65,7 +65,8 @@ class MLPCritic(Critic):
     """
 
     def __init__(
-        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int | None = None
+        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None,
+        outputs: int | None = None,
     ) -> None:
         super().__init__(sample_shape, num_classes, cfg.label_dim)
         self.hidden, width = _hidden_stack(
