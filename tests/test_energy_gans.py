@@ -14,6 +14,7 @@ from gankit.errors import ConfigError
 from gankit.losses import began_k_update, ebgan_critic_loss
 from gankit.models import ModelConfig, build_critic, build_generator
 from gankit.models.began import BEGANCritic, BEGANGenerator
+from gankit.models.builders import _CRITICS
 from gankit.models.heads import AutoEncoderCritic, AutoEncoderHead
 from gankit.objectives import CRITIC_PHASE, GENERATOR_PHASE, RealBatch, StepContext, objective_class
 from gankit.training.logging import read_metrics
@@ -169,6 +170,16 @@ def test_a_one_wide_code_stays_a_column_and_reaches_the_decoder(arch, shape):
     energy, code = critic.energy_and_code(torch.randn(3, *shape))
     assert energy.shape == (3,) and code.shape == (3, 1)
     assert build_critic(cfg, shape)(torch.randn(3, *shape)).shape == (3,)  # a plain critic still scores [B]
+
+
+@pytest.mark.parametrize("arch", sorted(_CRITICS))
+def test_every_critic_arch_scores_a_vector_and_encodes_a_one_wide_matrix(arch):
+    # The registry of critic architectures, so that a new one cannot miss the score/code distinction.
+    cfg = ModelConfig(arch=arch, latent_dim=2, generator_widths=[8], critic_widths=[8], base_channels=4)
+    shape = (2,) if arch == "mlp" else (1, 28, 28)
+    x = torch.randn(3, *shape)
+    assert _CRITICS[arch](cfg, shape)(x).shape == (3,)
+    assert _CRITICS[arch](cfg, shape, outputs=1)(x).shape == (3, 1)
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])

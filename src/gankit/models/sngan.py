@@ -159,7 +159,8 @@ class SNGANCritic(Critic):
     """``image -> optimised block -> down-blocks -> ReLU -> sum over positions -> Linear(., outputs)``."""
 
     def __init__(
-        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None, outputs: int = 1
+        self, cfg: ModelConfig, sample_shape: tuple[int, ...], num_classes: int | None = None,
+        outputs: int | None = None,
     ) -> None:
         super().__init__(sample_shape, num_classes, cfg.label_dim)
         side = check_image_shape(self.sample_shape)
@@ -176,7 +177,7 @@ class SNGANCritic(Critic):
         self.blocks = nn.Sequential(*blocks)
         self.feature_width = in_ch
         self.outputs = outputs
-        self.head = _linear(in_ch, outputs)
+        self.head = _linear(in_ch, outputs or 1)
 
     def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """The pooled features ``(B, C)``: ReLU, then a sum (not a mean) over positions, as in SNGAN."""
